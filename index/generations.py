@@ -1,0 +1,204 @@
+"""Index generations: build into a fresh folder, then switch a pointer atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index import faiss_store
+from index.docstore import DocStore
+from index.embedder import Embedder
+from index.errors import IndexBusy
+from index.lexical import LexicalIndex
+from index.types import Vectors
+from ingest.types import Chunk
+
+logger = logging.getLogger(__name__)
+
+POINTER = "CURRENT"
+KEEP_GENERATIONS = 3
+Progress = Callable[[int, int], None]
+
+
+def embed_text(title: str, heading: str | None, text: str) -> str:
+    """What the models see for a chunk: its article title and heading give it context."""
+    return "\n".join(part for part in (title, heading, text) if part)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build did."""
+
+    generation: str
+    chunks: int
+    embedded: int  # vectors computed by the model; the rest came from the cache
+    seconds: float
+
+
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """Hold the index's build lock, or raise IndexBusy at once if another build has it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusy("another index build is running; try again when it ends") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_name(root: Path) -> str | None:
+    """The name of the generation the pointer names, if any."""
+    try:
+        return (root / POINTER).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _embed_all(
+    store: DocStore, embedder: Embedder, texts: list[str], batch: int, progress: Progress | None
+) -> tuple[Vectors, int]:
+    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+    cached = store.cached_vectors(embedder.name, keys)
+    missing = [i for i, key in enumerate(keys) if key not in cached]
+    done = len(texts) - len(missing)
+    if progress:
+        progress(done, len(texts))
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
+        vectors = embedder.passages([texts[i] for i in part])
+        # Committed per batch: a killed build resumes from here on the next run.
+        store.cache_vectors(embedder.name, [keys[i] for i in part], vectors)
+        cached.update({keys[i]: v for i, v in zip(part, vectors, strict=True)})
+        done += len(part)
+        if progress:
+            progress(done, len(texts))
+    matrix = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        vector = cached[key]
+        if vector.shape[0] != embedder.dim:
+            raise ValueError(f"cached vector has dimension {vector.shape[0]}, not {embedder.dim}")
+        matrix[i] = vector
+    return matrix, len(missing)
+
+
+def _chunk_record(
+    chunk: Chunk, title: str, url: str | None, published: object, source: str
+) -> dict[str, object]:
+    return {
+        "id": chunk.id,
+        "article_id": chunk.article_id,
+        "ordinal": chunk.ordinal,
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "heading": chunk.heading,
+        "page": chunk.page,
+        "title": title,
+        "url": url,
+        "published": published.isoformat() if published else None,  # type: ignore[attr-defined]
+        "source": source,
+    }
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def build(
+    store: DocStore,
+    embedder: Embedder,
+    root: Path,
+    *,
+    faiss_kind: str = "flat",
+    batch: int = 16,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build a new generation from every stored chunk and make it current.
+
+    Vectors of unchanged chunk texts come from the embedding cache, so an update after a
+    small change embeds only the new text, and its result equals a full rebuild.
+    Nothing is visible to readers until the final `os.replace` of the pointer; a kill at
+    any moment leaves the previous generation current.
+
+    Raises:
+        IndexBusy: another build holds the lock.
+    """
+    started = time.perf_counter()
+    with build_lock(root):
+        revision = store.revision  # read first: a write during the build makes us stale
+        rows = store.chunk_rows()
+        texts = [embed_text(title, c.heading, c.text) for c, title, _, _, _ in rows]
+        vectors, embedded = _embed_all(store, embedder, texts, batch, progress)
+        name = f"gen-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-r{revision}"
+        tmp = root / f".tmp-{name}"
+        tmp.mkdir(parents=True)
+        faiss_store.save(faiss_store.make_index(vectors, faiss_kind), tmp / "faiss.index")
+        if texts:
+            LexicalIndex.build(texts).save(tmp / "bm25")
+        with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(_chunk_record(*row), ensure_ascii=False) + "\n")
+        meta = {
+            "embedder": embedder.name,
+            "dim": embedder.dim,
+            "revision": revision,
+            "chunks": len(rows),
+            "faiss": faiss_kind,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                with file.open("rb") as handle:
+                    os.fsync(handle.fileno())
+        os.rename(tmp, root / name)
+        pointer_tmp = root / f".{POINTER}.tmp"
+        pointer_tmp.write_text(name + "\n")
+        with pointer_tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, root / POINTER)
+        _fsync_dir(root)
+        _prune(root, keep=name)
+    seconds = time.perf_counter() - started
+    logger.info("built %s: %d chunks, %d embedded, %.1f s", name, len(rows), embedded, seconds)
+    return BuildReport(name, len(rows), embedded, seconds)
+
+
+def _prune(root: Path, keep: str) -> None:
+    """Delete unfinished builds and all but the newest generations."""
+    for tmp in root.glob(".tmp-gen-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    generations = sorted(p for p in root.glob("gen-*") if p.is_dir())
+    for old in generations[:-KEEP_GENERATIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def generation_meta(root: Path) -> dict[str, object] | None:
+    """The current generation's meta.json, or None when there is no index."""
+    name = current_name(root)
+    if name is None:
+        return None
+    meta: dict[str, object] = json.loads((root / name / "meta.json").read_text())
+    meta["name"] = name
+    return meta

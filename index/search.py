@@ -1,0 +1,198 @@
+"""Hybrid search over the current index generation, reloaded when the pointer moves."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from index import faiss_store
+from index.embedder import Embedder
+from index.errors import EmbedderMismatch, IndexNotBuilt
+from index.generations import POINTER, current_name
+from index.lexical import LexicalIndex
+from index.types import Filters, Hit
+from ingest.types import Chunk
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+NO_DATE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """Reciprocal rank fusion: score = sum(weight / (k + rank)) over the two rankings."""
+
+    k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    depth: int = 100  # candidates taken from each ranking
+
+
+class Generation:
+    """One loaded, immutable index generation."""
+
+    def __init__(self, folder: Path) -> None:
+        self.name = folder.name
+        self.meta = json.loads((folder / "meta.json").read_text())
+        self.hits: list[Hit] = []
+        for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            chunk = Chunk(
+                r["id"],
+                r["article_id"],
+                r["ordinal"],
+                r["text"],
+                r["start"],
+                r["end"],
+                r["heading"],
+                r["page"],
+            )
+            published = date.fromisoformat(r["published"]) if r["published"] else None
+            self.hits.append(Hit(chunk, 0.0, r["title"], r["url"], published, r["source"]))
+        self.size = len(self.hits)
+        self.faiss = faiss_store.load(folder / "faiss.index")
+        self.lexical = LexicalIndex.load(folder / "bm25", self.size) if self.size else None
+        self._days = np.array(
+            [h.published.toordinal() if h.published else NO_DATE for h in self.hits], dtype=np.int64
+        )
+        self._sources = [f"{h.source}\n{h.url or ''}".lower() for h in self.hits]
+        self.articles = len({h.chunk.article_id for h in self.hits})
+
+    def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
+        """Which chunks pass the filters (None when no filter is set)."""
+        if not filters.active:
+            return None
+        keep = np.ones(self.size, dtype=bool)
+        if filters.since:
+            keep &= self._days >= filters.since.toordinal()
+        if filters.until:
+            keep &= (self._days <= filters.until.toordinal()) & (self._days != NO_DATE)
+        if filters.source:
+            needle = filters.source.lower()
+            keep &= np.array([needle in s for s in self._sources], dtype=bool)
+        return keep
+
+    def dense(
+        self, query: npt.NDArray[np.float32], n: int, mask: npt.NDArray[np.bool_] | None
+    ) -> list[tuple[int, float]]:
+        """Top `n` chunks by cosine similarity, restricted to `mask` inside FAISS."""
+        return faiss_store.search(self.faiss, self.meta.get("faiss", "flat"), query, n, mask)
+
+    def bm25(
+        self, query: str, n: int, mask: npt.NDArray[np.bool_] | None
+    ) -> list[tuple[int, float]]:
+        """Top `n` chunks by BM25 among those in `mask`, skipping zero scores."""
+        if self.lexical is None or n <= 0:
+            return []
+        scores = self.lexical.scores(query)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, self.size)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def fuse(rankings: list[tuple[float, list[tuple[int, float]]]], k: int) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of several rankings of row ids."""
+    fused: dict[int, float] = {}
+    for weight, ranking in rankings:
+        for rank, (row, _) in enumerate(ranking, start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+class Searcher:
+    """Answers searches from the current generation of the index at `root`.
+
+    Each search checks the pointer file (one `stat`), so a new generation written by
+    any process is picked up without a restart; searches already running finish on
+    the generation they started with.
+    """
+
+    def __init__(self, root: Path, embedder: Embedder, fusion: Fusion | None = None) -> None:
+        self.root = root
+        self.embedder = embedder
+        self.fusion = fusion or Fusion()
+        self._generation: Generation | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def generation(self) -> Generation:
+        """The current generation, loading it if the pointer changed.
+
+        Raises:
+            IndexNotBuilt: nothing has been indexed yet.
+            EmbedderMismatch: the index was built by another embedder.
+        """
+        try:
+            st = os.stat(self.root / POINTER)
+        except FileNotFoundError as exc:
+            raise IndexNotBuilt("no index yet: run `clusterchat ingest PATH` first") from exc
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if self._generation is not None and stamp == self._stamp:
+            return self._generation
+        with self._lock:
+            if self._generation is None or stamp != self._stamp:
+                name = current_name(self.root)
+                if name is None:
+                    raise IndexNotBuilt("no index yet: run `clusterchat ingest PATH` first")
+                loaded = Generation(self.root / name)
+                self._check(loaded)
+                self._generation, self._stamp = loaded, stamp
+                logger.info("serving index generation %s (%d chunks)", name, loaded.size)
+            return self._generation
+
+    def _check(self, generation: Generation) -> None:
+        built, dim = generation.meta.get("embedder"), generation.meta.get("dim")
+        if built != self.embedder.name or dim != self.embedder.dim:
+            raise EmbedderMismatch(
+                f"the index was built with embedder {built!r} ({dim}-d) but "
+                f"{self.embedder.name!r} ({self.embedder.dim}-d) is configured: "
+                "run `clusterchat reindex` to rebuild it"
+            )
+
+    def search(
+        self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None
+    ) -> list[Hit]:
+        """The `k` best chunks for `query`; filters apply before the cut."""
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        generation = self.generation()
+        mask = generation.mask(filters or Filters())
+        depth = max(self.fusion.depth, k)
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode in ("dense", "hybrid"):
+            dense = generation.dense(self.embedder.query(query), depth, mask)
+        if mode in ("bm25", "hybrid"):
+            lexical = generation.bm25(query, depth, mask)
+        if mode == "dense":
+            ranked = dense
+        elif mode == "bm25":
+            ranked = lexical
+        else:
+            ranked = fuse(
+                [(self.fusion.dense_weight, dense), (self.fusion.bm25_weight, lexical)],
+                self.fusion.k,
+            )
+        cosine, okapi = dict(dense), dict(lexical)
+        return [
+            replace(
+                generation.hits[row], score=score, similarity=cosine.get(row), bm25=okapi.get(row)
+            )
+            for row, score in ranked[:k]
+        ]
