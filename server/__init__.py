@@ -1,0 +1,1 @@
+"""The ClusterChat application: settings, wiring, pipeline, answers, HTTP API and CLI."""

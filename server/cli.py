@@ -1,0 +1,387 @@
+"""The `clusterchat` command line: ingest, documents, delete, reindex, search, eval, ask, serve."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from index.errors import SearchIndexError
+from index.search import MODES
+from index.types import Filters, Hit
+from ingest.errors import IngestError
+from server import qa
+from server.evaluate import evaluate, load_questions
+from server.pipeline import IngestReport, ingest_paths, update_index
+from server.schemas import answer_out
+from server.settings import Settings
+from server.wiring import build_services, embedder_for, open_store, searcher_for
+
+app = typer.Typer(
+    help="ClusterChat: ask questions about a collection of news articles.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+logger = logging.getLogger(__name__)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder [default: $CLUSTERCHAT_DATA_DIR or ./data]"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    """Settings from the environment, with `--data-dir` taking precedence."""
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        fail(f"invalid CLUSTERCHAT_ setting: {exc}")
+    return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error and exit (2: bad usage or input, 1: partial failure)."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
+
+
+def _build(settings: Settings, force: bool) -> Any:
+    store = open_store(settings)
+    embedder = embedder_for(settings)
+    with _progress() as bar:
+        task = bar.add_task("indexing", total=None)
+        report = update_index(
+            store,
+            embedder,
+            settings.index_dir,
+            faiss_kind=settings.faiss_index,
+            force=force,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    store.close()
+    return report
+
+
+def _summary(report: IngestReport) -> None:
+    console.print(
+        f"added {report.added}, updated {report.updated}, unchanged "
+        f"{report.unchanged}, removed {report.removed}, failed {len(report.failed)}",
+        highlight=False,
+    )
+    for file, reason in report.failed:
+        console.print(f"  [red]failed[/] {file}: {reason}", highlight=False)
+    if report.index:
+        console.print(
+            f"index {report.index.generation}: {report.index.chunks} chunks, "
+            f"{report.index.embedded} embedded",
+            highlight=False,
+        )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    data_dir: DataDir = None,
+    do_prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Remove stored articles whose file is gone from the given folders."
+        ),
+    ] = False,
+    no_index: Annotated[
+        bool,
+        typer.Option(
+            "--no-index", help="Store articles only; build the index later with `reindex`."
+        ),
+    ] = False,
+) -> None:
+    """Add or update articles (.html .htm .pdf .txt .md .jsonl) and update the index.
+
+    Exit code 0 when every file succeeded, 1 when some failed (the rest is stored),
+    2 for bad usage (such as a path that does not exist).
+    """
+    settings = settings_for(data_dir)
+    store = open_store(settings)
+    try:
+        files_total = None
+        with _progress() as bar:
+            task = bar.add_task("reading", total=files_total)
+            report = ingest_paths(
+                paths,
+                store,
+                chunk_chars=settings.chunk_chars,
+                chunk_overlap=settings.chunk_overlap,
+                do_prune=do_prune,
+                on_file=lambda _p: bar.advance(task),
+            )
+    except IngestError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if not no_index:
+        try:
+            report.index = _build(settings, force=False)
+        except SearchIndexError as exc:
+            fail(str(exc), 1)
+    _summary(report)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def reindex(data_dir: DataDir = None) -> None:
+    """Rebuild the index from the stored chunks (cached vectors are reused)."""
+    settings = settings_for(data_dir)
+    try:
+        report = _build(settings, force=True)
+    except SearchIndexError as exc:
+        fail(str(exc), 1)
+    console.print(
+        f"index {report.generation}: {report.chunks} chunks, {report.embedded} "
+        f"embedded, {report.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@app.command()
+def documents(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """List the stored articles (id, title, url, date, chunks)."""
+    store = open_store(settings_for(data_dir))
+    rows = store.articles()
+    store.close()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "url": r.url,
+                        "date": r.published.isoformat() if r.published else None,
+                        "source": r.source,
+                        "chunks": r.chunks,
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return
+    table = Table("id", "date", "title", "url", "chunks")
+    for r in rows:
+        table.add_row(r.id, str(r.published or ""), r.title, r.url or r.source, str(r.chunks))
+    out.print(table)
+
+
+@app.command()
+def delete(
+    article_id: Annotated[str, typer.Argument(help="The id shown by `documents`.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Delete one article and update the index."""
+    settings = settings_for(data_dir)
+    store = open_store(settings)
+    try:
+        store.delete(article_id)
+    except SearchIndexError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    _build(settings, force=False)
+    console.print(f"deleted {article_id}", highlight=False)
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "article_id": hit.chunk.article_id,
+        "chunk_id": hit.chunk.id,
+        "title": hit.title,
+        "url": hit.url,
+        "date": hit.published.isoformat() if hit.published else None,
+        "score": round(hit.score, 6),
+        "start": hit.chunk.start,
+        "end": hit.chunk.end,
+        "page": hit.chunk.page,
+        "heading": hit.chunk.heading,
+        "text": hit.chunk.text,
+    }
+
+
+def _date_option(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name} must be a date like 2024-03-07, got {value!r}")
+    return None
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The search text.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=200, help="Hits to show.")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    since: Annotated[str | None, typer.Option(help="Only articles on/after YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles on/before YYYY-MM-DD.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources/URLs containing this.")] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print the best passages for QUERY."""
+    if mode not in MODES:
+        fail(f"--mode must be one of {', '.join(MODES)}")
+    settings = settings_for(data_dir)
+    try:
+        filters = Filters(_date_option(since, "--since"), _date_option(until, "--until"), source)
+        searcher = searcher_for(settings, embedder_for(settings))
+        hits = searcher.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    except (ValueError, SearchIndexError) as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps({"hits": [_hit_json(h) for h in hits]}))
+        return
+    for n, hit in enumerate(hits, start=1):
+        out.print(
+            f"[bold]{n}. {hit.title}[/] ({hit.published or 'no date'}) "
+            f"score {hit.score:.4f}\n   {hit.url or hit.source}  "
+            f"{hit.chunk.id} [{hit.chunk.start}:{hit.chunk.end}]",
+            highlight=False,
+        )
+        out.print("   " + hit.chunk.text[:300].replace("\n", " "), highlight=False)
+
+
+@app.command(name="eval")
+def eval_command(
+    questions: Annotated[Path, typer.Argument(help="JSONL questions with doc_id or source.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Depth for recall@k.")] = 20,
+    mode: Annotated[
+        list[str] | None, typer.Option(help="hybrid, dense, bm25 (repeatable).")
+    ] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recall@1/5/k and MRR of the current index on a question set."""
+    modes = mode or ["hybrid"]
+    for m in modes:
+        if m not in MODES:
+            fail(f"--mode must be one of {', '.join(MODES)}")
+    if not questions.is_file():
+        fail(f"{questions}: no such file")
+    settings = settings_for(data_dir)
+    try:
+        items = load_questions(questions)
+        searcher = searcher_for(settings, embedder_for(settings))
+        results = [evaluate(searcher, items, m, depth=k) for m in modes]  # type: ignore[arg-type]
+    except (ValueError, SearchIndexError) as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps([r.as_dict() for r in results]))
+        return
+    table = Table("mode", "questions", "R@1", "R@5", f"R@{k}", "MRR", "p50 ms", "p95 ms")
+    for r in results:
+        table.add_row(
+            r.mode,
+            str(r.questions),
+            f"{r.recall_at_1:.3f}",
+            f"{r.recall_at_5:.3f}",
+            f"{r.recall_at_20:.3f}",
+            f"{r.mrr:.3f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p95_ms:.1f}",
+        )
+    out.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Italian or English.")],
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to read.")] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Answer QUESTION from the articles, with numbered sources."""
+    settings = settings_for(data_dir)
+    if not question.strip():
+        fail("the question is empty")
+    services = build_services(settings)
+    try:
+        asked = qa.ask(
+            services.searcher,
+            services.answerer,
+            question,
+            k=k or settings.top_k,
+            mode=settings.search_mode,
+            condenser=services.llm,
+        )
+    except (ValueError, SearchIndexError) as exc:
+        fail(str(exc))
+    finally:
+        services.close()
+    if as_json:
+        out.print_json(answer_out(asked.answer, asked.timings).model_dump_json())
+        return
+    out.print(asked.answer.text, highlight=False)
+    for c in asked.answer.citations:
+        out.print(
+            f"[{c.n}] {c.title} ({c.published or 'no date'}) {c.url or ''}\n"
+            f"    “{' '.join(c.quote.split())}”",
+            highlight=False,
+        )
+    for s in asked.answer.suggestions:
+        out.print(f"  - {s.title} ({s.published or 'no date'}) {s.url or ''}", highlight=False)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web chat, the API and its docs (/docs)."""
+    import uvicorn
+
+    settings = settings_for(data_dir)
+    # Workers are new processes: they read the settings from the environment.
+    os.environ["CLUSTERCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
+    uvicorn.run(
+        "server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def main() -> None:
+    """Entry point of the `clusterchat` script."""
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    app()

@@ -1,0 +1,139 @@
+"""The ingest flow: files -> articles -> chunks -> SQLite, then a new index generation."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.docstore import DocStore
+from index.embedder import Embedder
+from index.generations import BuildReport, build, generation_meta
+from ingest.chunk import chunk
+from ingest.errors import IngestError
+from ingest.parse import iter_files, parse_file
+
+logger = logging.getLogger(__name__)
+
+# Bump when parsing or chunking changes, so unchanged files are parsed again once.
+PARSER_VERSION = "1"
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest run did, per article, and the files (or lines) that failed."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    index: BuildReport | None = None
+
+    def count(self, outcome: str) -> None:
+        """Add one article outcome ("added", "updated", "unchanged", "removed")."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    @property
+    def changed(self) -> bool:
+        """True when the store changed."""
+        return bool(self.added or self.updated or self.removed)
+
+
+def fingerprint(data: bytes, chunk_chars: int, chunk_overlap: int) -> str:
+    """Identifies a file's bytes and the settings that shaped its chunks."""
+    digest = hashlib.sha256(data)
+    digest.update(f"|{chunk_chars}|{chunk_overlap}|{PARSER_VERSION}".encode())
+    return digest.hexdigest()
+
+
+def ingest_file(
+    path: Path, store: DocStore, report: IngestReport, chunk_chars: int, chunk_overlap: int
+) -> None:
+    """Parse, chunk and store one file; a failure is recorded and stores nothing."""
+    key = str(path.resolve())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.failed.append((str(path), f"cannot read ({exc.strerror})"))
+        return
+    stamp = fingerprint(data, chunk_chars, chunk_overlap)
+    if store.fingerprint(key) == stamp:
+        for _ in range(store.article_count_for_file(key)):
+            report.count("unchanged")
+        return
+    try:
+        parsed = parse_file(path)
+    except IngestError as exc:
+        report.failed.append((str(path), str(exc).removeprefix(f"{path}: ")))
+        logger.warning("skipped %s", exc)
+        return
+    pairs = [(a, chunk(a, chunk_chars, chunk_overlap)) for a in parsed.articles]
+    for error in parsed.line_errors:
+        report.failed.append((f"{path}:{error.line}", error.reason))
+    # A file with bad lines is parsed again next time, so its errors are reported again.
+    outcome = store.put_file(key, "partial" if parsed.line_errors else stamp, pairs)
+    for article_id, what in outcome.items():
+        report.count(what)
+        logger.info("%s article %s from %s", what, article_id, path.name)
+
+
+def prune(roots: Iterable[Path], store: DocStore, report: IngestReport) -> None:
+    """Remove stored articles whose source file no longer exists under `roots`."""
+    folders = [str(r.resolve()) for r in roots if r.is_dir()]
+    for stored in store.file_paths():
+        inside = any(stored.startswith(folder.rstrip("/") + "/") for folder in folders)
+        if inside and not Path(stored).exists():
+            for article_id in store.forget_file(stored):
+                report.count("removed")
+                logger.info("removed article %s (file %s is gone)", article_id, stored)
+
+
+def ingest_paths(
+    paths: list[Path],
+    store: DocStore,
+    *,
+    chunk_chars: int,
+    chunk_overlap: int,
+    do_prune: bool = False,
+    on_file: Callable[[Path], None] | None = None,
+) -> IngestReport:
+    """Ingest files and folders (recursively) into the store.
+
+    Raises:
+        IngestError: a named path does not exist (nothing is ingested then).
+    """
+    files = list(iter_files(paths))
+    report = IngestReport()
+    for path in files:
+        ingest_file(path, store, report, chunk_chars, chunk_overlap)
+        if on_file:
+            on_file(path)
+    if do_prune:
+        prune(paths, store, report)
+    return report
+
+
+def index_is_stale(store: DocStore, index_dir: Path, embedder: Embedder) -> bool:
+    """True when the current generation is missing, behind the store, or of another model."""
+    meta = generation_meta(index_dir)
+    if meta is None:
+        return True
+    return meta.get("revision") != store.revision or meta.get("embedder") != embedder.name
+
+
+def update_index(
+    store: DocStore,
+    embedder: Embedder,
+    index_dir: Path,
+    *,
+    faiss_kind: str = "flat",
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport | None:
+    """Build a new generation if the store changed since the current one (or if forced)."""
+    if not force and not index_is_stale(store, index_dir, embedder):
+        return None
+    return build(store, embedder, index_dir, faiss_kind=faiss_kind, progress=progress)

@@ -1,0 +1,58 @@
+"""All configuration, read from CLUSTERCHAT_* environment variables or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, HttpUrl, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+class Settings(BaseSettings):
+    """Every setting has a CLUSTERCHAT_ environment variable of the same name."""
+
+    model_config = SettingsConfigDict(env_prefix="CLUSTERCHAT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    embedder: str = "e5"  # or "st:/path/or/name" (sentence-transformers)
+    threads: int | None = Field(default=None, ge=1)  # OMP threads for e5; default: all cores
+    chunk_chars: int = Field(default=1200, ge=200, le=20000)
+    chunk_overlap: int = Field(default=200, ge=0, le=5000)
+    faiss_index: Literal["flat", "hnsw"] = "flat"
+    search_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0)
+    bm25_weight: float = Field(default=1.0, ge=0)
+    top_k: int = Field(default=5, ge=1, le=50)
+    max_k: int = Field(default=50, ge=1, le=200)
+    max_question_chars: int = Field(default=1000, ge=10)
+    abstain_threshold: float = Field(default=0.5, ge=0, le=1)  # see docs/evaluation.md
+    llm_base_url: HttpUrl | None = None  # None: extractive answers
+    llm_model: str = "default"
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    admin_token: SecretStr | None = None
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    web_dir: Path = WEB_DIR
+    log_level: str = "INFO"
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file of articles, chunks and the embedding cache."""
+        return self.data_dir / "clusterchat.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        """The folder of index generations."""
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files uploaded through the admin API are kept."""
+        return self.data_dir / "uploads"

@@ -1,0 +1,120 @@
+"""The one place that names concrete classes and builds the services from Settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from index.docstore import DocStore
+from index.embedder import Embedder, make_embedder
+from index.errors import SearchIndexError
+from index.search import Fusion, Searcher
+from server.answerer import Answerer, ExtractiveAnswerer
+from server.feedback import FeedbackStore
+from server.jobs import JobRunner
+from server.metrics import Metrics
+from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> DocStore:
+    """The SQLite store in the data dir."""
+    return DocStore(settings.db_path)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The configured embedder (loads its weights on first use)."""
+    return make_embedder(settings.embedder, threads=settings.threads)
+
+
+def searcher_for(settings: Settings, embedder: Embedder) -> Searcher:
+    """A searcher over the data dir's index generations with the configured fusion."""
+    fusion = Fusion(
+        k=settings.rrf_k, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight
+    )
+    return Searcher(settings.index_dir, embedder, fusion)
+
+
+def idf_from(searcher: Searcher) -> Any:
+    """Term weights from the serving generation's BM25 statistics (uniform without one)."""
+
+    def idf(tokens: Sequence[str]) -> list[float]:
+        try:
+            lexical = searcher.generation().lexical
+        except SearchIndexError:
+            lexical = None
+        return lexical.idf(tokens) if lexical else [1.0] * len(tokens)
+
+    return idf
+
+
+def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer:
+    """The default answerer, with the configured abstention threshold."""
+    return ExtractiveAnswerer(idf_from(searcher), threshold=settings.abstain_threshold)
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per app."""
+
+    settings: Settings
+    store: DocStore
+    embedder: Embedder
+    searcher: Searcher
+    extractive: ExtractiveAnswerer
+    answerer: Answerer
+    llm: Any | None  # server.llm.LLMAnswerer when an LLM is configured
+    jobs: JobRunner
+    feedback: FeedbackStore
+    metrics: Metrics
+    http: httpx.Client | None = None
+
+    def close(self) -> None:
+        """Release connections."""
+        if self.http is not None:
+            self.http.close()
+        self.store.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the stores and build the embedder, searcher and answerers named in `settings`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    embedder = embedder_for(settings)
+    searcher = searcher_for(settings, embedder)
+    extractive = extractive_for(settings, searcher)
+    llm: Any | None = None
+    http: httpx.Client | None = None
+    if settings.llm_base_url is not None:
+        from server.llm import LLMAnswerer
+
+        http = httpx.Client()
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        llm = LLMAnswerer(
+            http,
+            str(settings.llm_base_url).rstrip("/"),
+            settings.llm_model,
+            fallback=extractive,
+            api_key=key,
+            timeout=settings.llm_timeout,
+            retries=settings.llm_retries,
+        )
+    jobs = JobRunner(settings.db_path)
+    return Services(
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        searcher=searcher,
+        extractive=extractive,
+        answerer=llm or extractive,
+        llm=llm,
+        jobs=jobs,
+        feedback=FeedbackStore(settings.db_path),
+        metrics=Metrics(store.counts),
+        http=http,
+    )
