@@ -1,0 +1,268 @@
+"""Answers with verified citations: the extractive answerer and the shared answer types."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from index.lexical import tokenize
+from index.types import Hit
+from ingest.sentences import sentence_spans
+from server.cues import find_span, language, question_kind
+
+ABSTAIN = {
+    "it": "Non ho trovato questa informazione negli articoli.",
+    "en": "I could not find this information in the articles.",
+}
+_FOLLOWUP = re.compile(
+    r"^(e|ed|and|also|anche|invece|what about|e invece)\b|\b(lui|lei|loro|questo|questa|quello|"
+    r"quella|stesso|stessa|he|she|they|it|that|this|there|secondo|second|terzo|third|altro|other)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A verbatim quote: `quote == article.text[start:end]`, inside chunk `chunk_id`."""
+
+    n: int
+    article_id: str
+    chunk_id: str
+    title: str
+    url: str | None
+    published: date | None
+    quote: str
+    start: int
+    end: int
+    highlight_start: int | None  # the answer span inside the quote (article offsets)
+    highlight_end: int | None
+    passage: str  # the chunk text around the quote
+    passage_start: int
+    source: str = ""  # the file (or JSONL source) the article came from
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A close article offered when the answer abstains."""
+
+    article_id: str
+    title: str
+    url: str | None
+    published: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Text with [n] markers; every marker has a citation and every citation a marker."""
+
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    answerer: str = "extractive"
+    suggestions: tuple[Suggestion, ...] = ()
+    language: str = "it"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier message of the conversation."""
+
+    role: str  # "user" or "assistant"
+    content: str
+
+
+class Answerer(Protocol):
+    """Turns a question and its retrieved hits into an Answer."""
+
+    def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()) -> Answer:
+        """Answer `question` from `hits` only, citing them."""
+        ...
+
+
+def followup_query(question: str, history: Sequence[Turn]) -> str:
+    """The retrieval query for a follow-up: the previous question's context plus this one.
+
+    A question that leans on the conversation ("E chi ha parlato nel secondo panel?")
+    is too thin to retrieve on its own, so the last user question is prepended.
+    """
+    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
+    if not previous:
+        return question
+    thin = len(tokenize(question)) <= 4 or _FOLLOWUP.search(question.strip())
+    return f"{previous[-1]} {question}" if thin else question
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    hit: Hit
+    rank: int
+    start: int  # offsets into the chunk text
+    end: int
+    score: float
+    evidence: float  # question terms found in the sentence and its context
+    support: float  # question terms found anywhere in the retrieved passages
+    span: tuple[int, int] | None
+
+
+# Question words carry no evidence: every answer "matches" them.
+_QUESTION_WORDS = frozenset(
+    tokenize(
+        "quanti quante quanto quanta quale quali qual cosa come dove quando chi perché perche "
+        "what who whom whose when where which how many much why did does was were"
+    )
+)
+PREFIX = 5
+
+
+def _matchable(tokens: set[str]) -> set[str]:
+    """Tokens plus their prefixes, so "iscriv" meets "iscrizion" (both start "iscri")."""
+    return tokens | {t[:PREFIX] for t in tokens if len(t) > PREFIX}
+
+
+def _coverage(terms: dict[str, float], tokens: set[str]) -> float:
+    """IDF-weighted share of the question's terms found among `tokens` (with prefixes)."""
+    total = sum(terms.values())
+    if not total:
+        return 0.0
+    found = sum(w for t, w in terms.items() if t in tokens or t[:PREFIX] in tokens)
+    return found / total
+
+
+def abstain(question: str, hits: Sequence[Hit], answerer: str = "extractive") -> Answer:
+    """The honest 'not found' answer, with the closest articles as suggestions."""
+    lang = language(question)
+    seen: dict[str, Suggestion] = {}
+    for hit in hits:
+        seen.setdefault(
+            hit.chunk.article_id,
+            Suggestion(hit.chunk.article_id, hit.title, hit.url, hit.published),
+        )
+    return Answer(ABSTAIN[lang], True, (), answerer, tuple(list(seen.values())[:3]), lang)
+
+
+class ExtractiveAnswerer:
+    """Quotes the one to three retrieved sentences that best answer the question.
+
+    Each sentence of the top hits is scored by IDF-weighted overlap of stemmed terms
+    with the question (in the sentence, and in its heading, title and previous
+    sentence), the hit's rank and dense similarity, and whether it holds the kind of
+    span the question asks for (a name for "chi", a date for "quando", ...). When the
+    best sentence's evidence is below `threshold`, it abstains.
+    """
+
+    def __init__(
+        self,
+        idf: Callable[[Sequence[str]], list[float]],
+        threshold: float = 0.8,
+        max_sentences: int = 3,
+    ) -> None:
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
+        self.idf = idf
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+
+    def _terms(self, question: str, history: Sequence[Turn]) -> dict[str, float]:
+        tokens = [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
+        terms = dict(zip(tokens, self.idf(tokens), strict=True))
+        context = followup_query(question, history)
+        if context != question:  # a follow-up: earlier terms help, at half weight
+            extra = [
+                t
+                for t in dict.fromkeys(tokenize(context))
+                if t not in terms and t not in _QUESTION_WORDS
+            ]
+            terms.update({t: w / 2 for t, w in zip(extra, self.idf(extra), strict=True)})
+        return terms
+
+    def candidates(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()
+    ) -> list[_Candidate]:
+        """Every sentence of the hits, scored, best first."""
+        terms = self._terms(question, history)
+        kind = question_kind(question)
+        everything: set[str] = set()
+        for hit in hits:
+            everything |= set(tokenize(f"{hit.title} {hit.chunk.heading or ''} {hit.chunk.text}"))
+        support = _coverage(terms, _matchable(everything))
+        found: list[_Candidate] = []
+        for rank, hit in enumerate(hits):
+            text = hit.chunk.text
+            header = _matchable(set(tokenize(f"{hit.title} {hit.chunk.heading or ''}")))
+            previous: set[str] = set()
+            for start, end in sentence_spans(text):
+                sentence = text[start:end]
+                tokens = _matchable(set(tokenize(sentence)))
+                own = _coverage(terms, tokens)
+                evidence = _coverage(terms, tokens | previous | header)
+                span = find_span(kind, sentence, question)
+                similarity = min(max(((hit.similarity or 0.75) - 0.75) / 0.15, 0.0), 1.0)
+                score = (
+                    0.45 * own
+                    + 0.25 * evidence
+                    + 0.1 / (1 + rank)
+                    + 0.1 * similarity
+                    + (0.1 if span else 0.0)
+                )
+                if kind and not span:
+                    score *= 0.8
+                found.append(_Candidate(hit, rank, start, end, score, evidence, support, span))
+                previous = tokens
+        found.sort(key=lambda c: (-c.score, c.rank, c.start))
+        return found
+
+    def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()) -> Answer:
+        """Quote the best sentences with [n] markers, or abstain when evidence is weak."""
+        ranked = self.candidates(question, hits, history)
+        if not ranked or ranked[0].evidence < self.threshold:
+            return abstain(question, hits)
+        best = ranked[0]
+        chosen = [best]
+        for other in ranked[1:]:
+            if len(chosen) == self.max_sentences or other.score < 0.85 * best.score:
+                break
+            if other.span and not any(_overlaps(other, c) for c in chosen):
+                chosen.append(other)
+        chosen.sort(key=lambda c: (c.rank, c.start))
+        citations = tuple(_citation(n, c) for n, c in enumerate(chosen, start=1))
+        text = " ".join(f"{_one_line(c.quote)} [{c.n}]" for c in citations)
+        return Answer(text, False, citations, "extractive", (), language(question))
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    if a.hit.chunk.article_id != b.hit.chunk.article_id:
+        return False
+    a0, a1 = a.hit.chunk.start + a.start, a.hit.chunk.start + a.end
+    b0, b1 = b.hit.chunk.start + b.start, b.hit.chunk.start + b.end
+    return a0 < b1 and b0 < a1
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _citation(n: int, c: _Candidate) -> Citation:
+    chunk = c.hit.chunk
+    start, end = chunk.start + c.start, chunk.start + c.end
+    span = (start + c.span[0], start + c.span[1]) if c.span else (None, None)
+    return Citation(
+        n=n,
+        article_id=chunk.article_id,
+        chunk_id=chunk.id,
+        title=c.hit.title,
+        url=c.hit.url,
+        published=c.hit.published,
+        quote=chunk.text[c.start : c.end],
+        start=start,
+        end=end,
+        highlight_start=span[0],
+        highlight_end=span[1],
+        passage=chunk.text,
+        passage_start=chunk.start,
+        source=c.hit.source,
+    )

@@ -1,0 +1,152 @@
+"""The FastAPI app factory: routes, pages, error mapping, metrics and request logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
+from ingest.errors import IngestError, UnsupportedFormat
+from server import routes_admin, routes_answer, routes_openai
+from server.deps import ServicesDep
+from server.metrics import CONTENT_TYPE
+from server.routes_answer import example_questions
+from server.settings import Settings
+from server.wiring import build_services
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_ERRORS: list[tuple[type[Exception], int]] = [
+    (IndexNotBuilt, 503),
+    (EmbedderMismatch, 503),
+    (IndexBusy, 409),
+    (NotFound, 404),
+    (UnsupportedFormat, 415),
+    (IngestError, 400),
+    (SearchIndexError, 500),
+    (ValueError, 400),
+]
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return JSONResponse({"detail": _validation_detail(exc), "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    for error_type, status in DOMAIN_ERRORS:
+
+        def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        app.add_exception_handler(error_type, handler)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            seconds = time.perf_counter() - started
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            request.app.state.services.metrics.observe(path, request.method, status, seconds)
+            logger.info("%s %s %d %.1f ms", request.method, path, status, seconds * 1000)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: API, OpenAPI docs at /docs, web pages, /metrics."""
+    settings = settings or Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.jobs.recover()
+        yield
+        services.jobs.wait(timeout=5)
+        services.close()
+
+    app = FastAPI(
+        title="ClusterChat",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Answers about news articles, every claim cited.",
+    )
+    app.state.services = services
+    _install_error_handlers(app)
+    _install_middleware(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+        )
+    app.include_router(routes_answer.router)
+    app.include_router(routes_openai.router)
+    app.include_router(routes_admin.router)
+    templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
+    app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat_page(request: Request, services: ServicesDep) -> Any:
+        return templates.TemplateResponse(
+            request, "chat.html", {"examples": example_questions(services), "lang": "it"}
+        )
+
+    @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
+    def admin_page(request: Request) -> Any:
+        return templates.TemplateResponse(request, "admin.html", {})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(services: ServicesDep) -> Response:
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (one app per worker, settings from the environment)."""
+    return create_app(Settings())

@@ -1,0 +1,248 @@
+"""Request and response models of the HTTP API, and one conversion function per type."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from index.types import Hit
+from server.answerer import Answer, Citation, Suggestion
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class FiltersIn(BaseModel):
+    """Restrict results to a date range and/or a source (path or URL substring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: date | None = None
+    until: date | None = None
+    source: str | None = Field(default=None, min_length=1, max_length=300)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FiltersIn:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+class SearchIn(BaseModel):
+    """POST /api/search."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=10_000)
+    k: int = Field(default=5, ge=1, le=50)
+    filters: FiltersIn | None = None
+    mode: Literal["hybrid", "dense", "bm25"] | None = None
+
+    _blank = field_validator("query")(_not_blank)
+
+
+class HitOut(BaseModel):
+    """One search result."""
+
+    article_id: str
+    chunk_id: str
+    title: str
+    url: str | None
+    date: date | None
+    text: str
+    score: float
+    start: int
+    end: int
+    page: int | None = None
+    heading: str | None = None
+
+
+class SearchOut(BaseModel):
+    """Response of POST /api/search."""
+
+    hits: list[HitOut]
+
+
+class TurnIn(BaseModel):
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=20_000)
+
+
+class AskIn(BaseModel):
+    """POST /api/ask."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=10_000)
+    k: int | None = Field(default=None, ge=1, le=50)
+    history: list[TurnIn] = Field(default_factory=list, max_length=50)
+    stream: bool = False
+    filters: FiltersIn | None = None
+
+    _blank = field_validator("question")(_not_blank)
+
+
+class CitationOut(BaseModel):
+    """A verbatim quote from an article: quote == article.text[start:end]."""
+
+    n: int
+    article_id: str
+    chunk_id: str
+    title: str
+    url: str | None
+    date: date | None
+    quote: str
+    start: int
+    end: int
+    highlight_start: int | None
+    highlight_end: int | None
+    passage: str
+    passage_start: int
+
+
+class SuggestionOut(BaseModel):
+    """A close article offered with an abstention."""
+
+    article_id: str
+    title: str
+    url: str | None
+    date: date | None
+
+
+class AnswerOut(BaseModel):
+    """The answer a member sees."""
+
+    answer: str
+    abstained: bool
+    citations: list[CitationOut]
+    suggestions: list[SuggestionOut]
+    answerer: str
+    language: str
+    timings_ms: dict[str, float]
+
+
+class FeedbackIn(BaseModel):
+    """POST /api/feedback."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=10_000)
+    answer: str = Field(max_length=50_000)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=5_000)
+
+
+class HealthOut(BaseModel):
+    """GET /healthz."""
+
+    status: str
+    documents: int
+    chunks: int
+    generation: str
+    embedder: str
+
+
+class DocumentOut(BaseModel):
+    """A stored article."""
+
+    id: str
+    title: str
+    url: str | None
+    date: date | None
+    source: str
+    chunks: int
+
+
+class JobOut(BaseModel):
+    """A background index job."""
+
+    id: str
+    kind: str
+    state: Literal["queued", "running", "done", "failed"]
+    done: int
+    total: int
+    counts: dict[str, Any]
+    errors: list[str]
+
+
+class ChatMessageIn(BaseModel):
+    """An OpenAI chat message; content may be a string or a list of text parts."""
+
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text, joining text parts."""
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+class ChatCompletionIn(BaseModel):
+    """POST /v1/chat/completions (OpenAI-compatible; unknown fields are accepted)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = "clusterchat"
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=100)
+    stream: bool = False
+
+
+def hit_out(hit: Hit) -> HitOut:
+    """Convert a search hit."""
+    c = hit.chunk
+    return HitOut(
+        article_id=c.article_id,
+        chunk_id=c.id,
+        title=hit.title,
+        url=hit.url,
+        date=hit.published,
+        text=c.text,
+        score=hit.score,
+        start=c.start,
+        end=c.end,
+        page=c.page,
+        heading=c.heading,
+    )
+
+
+def citation_out(c: Citation) -> CitationOut:
+    """Convert a citation."""
+    return CitationOut(
+        n=c.n,
+        article_id=c.article_id,
+        chunk_id=c.chunk_id,
+        title=c.title,
+        url=c.url,
+        date=c.published,
+        quote=c.quote,
+        start=c.start,
+        end=c.end,
+        highlight_start=c.highlight_start,
+        highlight_end=c.highlight_end,
+        passage=c.passage,
+        passage_start=c.passage_start,
+    )
+
+
+def suggestion_out(s: Suggestion) -> SuggestionOut:
+    """Convert a suggestion."""
+    return SuggestionOut(article_id=s.article_id, title=s.title, url=s.url, date=s.published)
+
+
+def answer_out(answer: Answer, timings: dict[str, float]) -> AnswerOut:
+    """Convert an answer, with the time each step took."""
+    return AnswerOut(
+        answer=answer.text,
+        abstained=answer.abstained,
+        citations=[citation_out(c) for c in answer.citations],
+        suggestions=[suggestion_out(s) for s in answer.suggestions],
+        answerer=answer.answerer,
+        language=answer.language,
+        timings_ms={k: round(v, 2) for k, v in timings.items()},
+    )
