@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, url TEXT, title TEXT NOT NULL,
     published TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
     sections TEXT NOT NULL DEFAULT '[]', pages TEXT NOT NULL DEFAULT '[]',
-    file TEXT, updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+    chunking TEXT NOT NULL DEFAULT '', file TEXT, updated_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 CREATE INDEX IF NOT EXISTS articles_file ON articles(file);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -119,11 +119,17 @@ class DocStore:
 
     # -- articles -------------------------------------------------------------------------
     def put_file(
-        self, path: str, fingerprint: str, articles: Sequence[tuple[Article, Sequence[Chunk]]]
+        self,
+        path: str,
+        fingerprint: str,
+        articles: Sequence[tuple[Article, Sequence[Chunk]]],
+        chunking: str = "",
     ) -> dict[str, str]:
         """Store the articles parsed from one file, replacing changed ones whole.
 
-        Articles the file produced before but no longer does are removed.
+        An article is unchanged when its content hash and the `chunking` settings that
+        cut its chunks are both the same as stored. Articles the file produced before but
+        no longer does are removed.
 
         Returns:
             article id -> "added" | "updated" | "unchanged" | "removed".
@@ -132,7 +138,7 @@ class DocStore:
         with self.transaction() as db:
             before = {r[0] for r in db.execute("SELECT id FROM articles WHERE file=?", (path,))}
             for article, chunks in articles:
-                outcome[article.id] = self._put(db, article, chunks, path)
+                outcome[article.id] = self._put(db, article, chunks, path, chunking)
             for gone in before - outcome.keys():
                 db.execute("DELETE FROM articles WHERE id=?", (gone,))
                 outcome[gone] = "removed"
@@ -144,10 +150,17 @@ class DocStore:
         return outcome
 
     def _put(
-        self, db: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], path: str
+        self,
+        db: sqlite3.Connection,
+        article: Article,
+        chunks: Sequence[Chunk],
+        path: str,
+        chunking: str,
     ) -> str:
-        row = db.execute("SELECT content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
-        if row and row[0] == article.content_hash:
+        row = db.execute(
+            "SELECT content_hash, chunking FROM articles WHERE id=?", (article.id,)
+        ).fetchone()
+        if row and row[0] == article.content_hash and row[1] == chunking:
             db.execute(
                 "UPDATE articles SET file=?, source=? WHERE id=?",
                 (path, article.source, article.id),
@@ -156,7 +169,7 @@ class DocStore:
         db.execute("DELETE FROM articles WHERE id=?", (article.id,))
         db.execute(
             "INSERT INTO articles(id, source, url, title, published, text, content_hash,"
-            " sections, pages, file) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            " sections, pages, chunking, file) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.id,
                 article.source,
@@ -167,6 +180,7 @@ class DocStore:
                 article.content_hash,
                 json.dumps([[s.start, s.title] for s in article.sections]),
                 json.dumps(list(article.pages)),
+                chunking,
                 path,
             ),
         )

@@ -123,7 +123,10 @@ class SentenceTransformerEmbedder:
                         "pip install torch==2.13.0 && pip install '.[st]'"
                     ) from exc
                 self._model = SentenceTransformer(self.model_name, device="cpu")
-                self._dim = int(self._model.get_sentence_embedding_dimension())
+                model = self._model
+                dimension = getattr(model, "get_embedding_dimension", None)
+                dimension = dimension or model.get_sentence_embedding_dimension
+                self._dim = int(dimension())
             return self._model
 
     @property

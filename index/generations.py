@@ -130,7 +130,7 @@ def build(
     root: Path,
     *,
     faiss_kind: str = "flat",
-    batch: int = 16,
+    batch: int | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
     """Build a new generation from every stored chunk and make it current.
@@ -148,7 +148,8 @@ def build(
         revision = store.revision  # read first: a write during the build makes us stale
         rows = store.chunk_rows()
         texts = [embed_text(title, c.heading, c.text) for c, title, _, _, _ in rows]
-        vectors, embedded = _embed_all(store, embedder, texts, batch, progress)
+        size = batch if batch is not None else int(getattr(embedder, "batch_size", 16))
+        vectors, embedded = _embed_all(store, embedder, texts, size, progress)
         name = f"gen-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-r{revision}"
         tmp = root / f".tmp-{name}"
         tmp.mkdir(parents=True)

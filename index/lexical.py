@@ -42,13 +42,15 @@ _ELIDED = {
     "buon",
     "bell",
 }
-STOPWORDS = frozenset(STOPWORDS_ITALIAN) | _ELIDED
 
 
-def _fold(token: str) -> str:
-    """Drop accents after stemming, so "citta" and "città" meet."""
-    decomposed = unicodedata.normalize("NFD", token)
+def _fold(text: str) -> str:
+    """Drop accents, so "qualita" and "qualità", "perche" and "perché" meet."""
+    decomposed = unicodedata.normalize("NFD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+STOPWORDS = frozenset(_fold(w) for w in STOPWORDS_ITALIAN) | _ELIDED
 
 
 @lru_cache(maxsize=1)
@@ -57,9 +59,9 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case, split elisions, drop Italian stop words, stem, fold accents."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
-    return [_fold(s) for s in _stemmer().stemWords(words)]
+    """Lower-case, fold accents, split elisions, drop Italian stop words, stem."""
+    words = [w for w in _TOKEN.findall(_fold(text.lower())) if w not in STOPWORDS]
+    return list(_stemmer().stemWords(words))
 
 
 class LexicalIndex:

@@ -34,7 +34,9 @@ def _article(record: object, path: Path) -> Article:
     given = record.get("id")
     if given is not None and (not isinstance(given, str | int) or not str(given).strip()):
         raise ValueError('"id" must be a non-empty string')
-    article_id = str(given).strip() if given is not None else stable_id(url or f"{path}#{title}")
+    article_id = (
+        str(given).strip() if given is not None else stable_id(url or f"{path.resolve()}#{title}")
+    )
     source = record.get("source")
     return Article(
         id=article_id,

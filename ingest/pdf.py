@@ -24,6 +24,19 @@ def _reflow(page_text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
+def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """Join page texts; a sentence running across a page break stays one sentence."""
+    text = ""
+    starts: list[int] = []
+    for page in pages:
+        if text and page:
+            continues = text[-1] not in '.!?:;…»"' and page[0].islower()
+            text += " " if continues else "\n\n"
+        starts.append(len(text))
+        text += page
+    return text.strip(), starts
+
+
 def parse_pdf(path: Path) -> tuple[TextDoc, tuple[int, ...]]:
     """Read the text layer of every page.
 
@@ -44,14 +57,7 @@ def parse_pdf(path: Path) -> tuple[TextDoc, tuple[int, ...]]:
         raise EncryptedDocument(f"{path}: the PDF is encrypted; remove the password first") from exc
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise UnsupportedFormat(f"{path}: not a readable PDF ({exc})") from exc
-    starts: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    for page in pages:
-        starts.append(offset)
-        parts.append(page)
-        offset += len(page) + 2
-    text = "\n\n".join(parts).strip()
+    text, starts = _join_pages(pages)
     if not text:
         raise EmptyArticle(f"{path}: no text layer (empty or image-only PDF; run OCR first)")
     first_line = text.split("\n", 1)[0].strip()

@@ -42,10 +42,15 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed)
 
 
+def chunking_key(chunk_chars: int, chunk_overlap: int) -> str:
+    """Names the settings and code version that cut an article's chunks."""
+    return f"{chunk_chars}/{chunk_overlap}/v{PARSER_VERSION}"
+
+
 def fingerprint(data: bytes, chunk_chars: int, chunk_overlap: int) -> str:
     """Identifies a file's bytes and the settings that shaped its chunks."""
     digest = hashlib.sha256(data)
-    digest.update(f"|{chunk_chars}|{chunk_overlap}|{PARSER_VERSION}".encode())
+    digest.update(f"|{chunking_key(chunk_chars, chunk_overlap)}".encode())
     return digest.hexdigest()
 
 
@@ -74,7 +79,12 @@ def ingest_file(
     for error in parsed.line_errors:
         report.failed.append((f"{path}:{error.line}", error.reason))
     # A file with bad lines is parsed again next time, so its errors are reported again.
-    outcome = store.put_file(key, "partial" if parsed.line_errors else stamp, pairs)
+    outcome = store.put_file(
+        key,
+        "partial" if parsed.line_errors else stamp,
+        pairs,
+        chunking_key(chunk_chars, chunk_overlap),
+    )
     for article_id, what in outcome.items():
         report.count(what)
         logger.info("%s article %s from %s", what, article_id, path.name)

@@ -1,0 +1,151 @@
+"""Both embedders for real, the mismatch guard, the vector cache and incremental builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from index.docstore import DocStore
+from index.embedder import E5Embedder, SentenceTransformerEmbedder, make_embedder
+from index.errors import EmbedderMismatch
+from index.generations import build, current_name
+from index.search import Searcher
+from server.pipeline import index_is_stale, ingest_paths, update_index
+
+pytestmark = pytest.mark.slow
+CHUNK = {"chunk_chars": 1200, "chunk_overlap": 200}
+
+
+def test_make_embedder_reads_the_setting(minilm_path):
+    assert isinstance(make_embedder("e5"), E5Embedder)
+    st = make_embedder(f"st:{minilm_path}")
+    assert isinstance(st, SentenceTransformerEmbedder)
+    assert st.name == f"st:{minilm_path}"
+    with pytest.raises(ValueError, match="unknown embedder"):
+        make_embedder("word2vec")
+
+
+def test_e5_vectors_are_normalised_and_query_differs_from_passage(e5):
+    passages = e5.passages(["Il cluster della salute apre a Modena.", "Idrogeno a Ravenna."])
+    query = e5.query("Il cluster della salute apre a Modena.")
+    assert passages.shape == (2, 384)
+    assert query.shape == (1, 384)
+    assert passages.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    assert float(query[0] @ passages[0]) > float(query[0] @ passages[1])
+    assert e5.passages([]).shape == (0, 384)
+
+
+def test_minilm_builds_and_searches_an_english_corpus(tmp_path, minilm, article_writer):
+    folder = tmp_path / "news"
+    article_writer(folder, "port.txt", "New port crane",
+                   "The port of Ravenna installed an electric crane that unloads ships.")
+    article_writer(folder, "bread.txt", "Bakery award",
+                   "A bakery in Parma won a prize for its sourdough bread.")
+    article_writer(folder, "robots.txt", "Robots in factories",
+                   "Factories in Modena bought twenty welding robots this year.")
+    store = DocStore(tmp_path / "data" / "clusterchat.sqlite3")
+    try:
+        ingest_paths([folder], store, **CHUNK)
+        report = update_index(store, minilm, tmp_path / "data" / "index")
+        assert report is not None
+        assert report.embedded == 3
+        searcher = Searcher(tmp_path / "data" / "index", minilm)
+        assert searcher.generation().meta["embedder"] == minilm.name
+        assert searcher.search("Who won an award for baking?", k=1, mode="dense")[0].title == (
+            "Bakery award")
+        assert searcher.search("machines that weld", k=1, mode="dense")[0].title == (
+            "Robots in factories")
+    finally:
+        store.close()
+
+
+def test_searching_with_another_embedder_asks_for_a_reindex(tmp_path, e5, minilm,
+                                                            article_writer):
+    folder = tmp_path / "articoli"
+    article_writer(folder, "uno.txt", "Uno", "Il cluster della meccanica apre una sede.")
+    store = DocStore(tmp_path / "data" / "clusterchat.sqlite3")
+    index_dir = tmp_path / "data" / "index"
+    try:
+        ingest_paths([folder], store, **CHUNK)
+        update_index(store, e5, index_dir)
+        with pytest.raises(EmbedderMismatch) as caught:
+            Searcher(index_dir, minilm).search("meccanica")
+        message = str(caught.value)
+        assert "clusterchat reindex" in message
+        assert "'e5'" in message
+        assert minilm.name in message
+        assert index_is_stale(store, index_dir, minilm)
+        assert not index_is_stale(store, index_dir, e5)
+        # Reindexing with the new embedder makes the same searcher class work.
+        update_index(store, minilm, index_dir)
+        assert Searcher(index_dir, minilm).search("meccanica", k=1)[0].title == "Uno"
+        with pytest.raises(EmbedderMismatch):
+            Searcher(index_dir, e5).search("meccanica")
+    finally:
+        store.close()
+
+
+PART_A = {
+    "idrogeno.txt": ("Idrogeno verde a Ravenna", "Un impianto pilota a Ravenna produce "
+                     "idrogeno verde con l'energia del sole, progettato dall'ing. Marta Orsini."),
+    "baviera.txt": ("Missione a Monaco", "Quattordici imprese della meccanica sono andate in "
+                    "missione a Monaco di Baviera a novembre."),
+}
+PART_B = {
+    "festival.txt": ("Festival creativo", "A Reggio Emilia Lucia Galassi ha parlato di turismo "
+                     "digitale e di musei."),
+    "startup.txt": ("Bando start-up", "Il bando regionale ha finanziato 38 start-up con 3,2 "
+                    "milioni di euro."),
+}
+QUESTIONS = ["Chi ha progettato l'impianto di idrogeno?", "Dove è andata la missione?",
+             "Chi ha parlato di turismo digitale?", "Quanti progetti ha finanziato il bando?"]
+
+
+def _write(folder: Path, part: dict[str, tuple[str, str]], writer) -> None:
+    for name, (title, text) in part.items():
+        writer(folder, name, title, text, date="2024-06-01", url=f"https://news.example/{name}")
+
+
+def _vectors(index_dir: Path) -> np.ndarray:
+    index = faiss.read_index(str(index_dir / str(current_name(index_dir)) / "faiss.index"))
+    return index.reconstruct_n(0, index.ntotal)
+
+
+def _results(searcher: Searcher) -> list[list[tuple[str, float]]]:
+    return [[(h.chunk.id, round(h.score, 5)) for h in searcher.search(q, k=4, mode=mode)]
+            for q in QUESTIONS for mode in ("dense", "bm25", "hybrid")]
+
+
+def test_incremental_update_equals_a_full_rebuild(tmp_path, e5, article_writer):
+    incremental_dir, full_dir = tmp_path / "incrementale", tmp_path / "completo"
+    folder_a, folder_b = tmp_path / "parte-a", tmp_path / "parte-b"
+    _write(folder_a, PART_A, article_writer)
+    _write(folder_b, PART_B, article_writer)
+
+    incremental = DocStore(incremental_dir / "clusterchat.sqlite3")
+    full = DocStore(full_dir / "clusterchat.sqlite3")
+    try:
+        ingest_paths([folder_a], incremental, **CHUNK)
+        assert build(incremental, e5, incremental_dir / "index").embedded == 2
+        ingest_paths([folder_b], incremental, **CHUNK)
+        assert build(incremental, e5, incremental_dir / "index").embedded == 2  # only B
+
+        ingest_paths([folder_a, folder_b], full, **CHUNK)
+        assert build(full, e5, full_dir / "index").embedded == 4
+
+        assert [r[0].id for r in incremental.chunk_rows()] == [r[0].id for r in full.chunk_rows()]
+        np.testing.assert_allclose(_vectors(incremental_dir / "index"),
+                                   _vectors(full_dir / "index"), atol=1e-5)
+        assert _results(Searcher(incremental_dir / "index", e5)) == _results(
+            Searcher(full_dir / "index", e5))
+
+        # A rebuild of either takes every vector from the cache.
+        assert build(incremental, e5, incremental_dir / "index").embedded == 0
+        assert build(full, e5, full_dir / "index").embedded == 0
+    finally:
+        incremental.close()
+        full.close()
