@@ -21,7 +21,7 @@ from index import faiss_store
 from index.docstore import DocStore
 from index.embedder import Embedder
 from index.errors import IndexBusy
-from index.lexical import LexicalIndex
+from index.lexical import TOKENIZER_VERSION, LexicalIndex
 from index.types import Vectors
 from ingest.types import Chunk
 
@@ -165,6 +165,7 @@ def build(
             "revision": revision,
             "chunks": len(rows),
             "faiss": faiss_kind,
+            "tokenizer": TOKENIZER_VERSION,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))

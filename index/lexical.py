@@ -50,6 +50,8 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Bump when tokenize() changes: an index built by another version must be rebuilt.
+TOKENIZER_VERSION = "it-snowball-fold-2"
 STOPWORDS = frozenset(_fold(w) for w in STOPWORDS_ITALIAN) | _ELIDED
 
 

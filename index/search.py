@@ -18,7 +18,7 @@ from index import faiss_store
 from index.embedder import Embedder
 from index.errors import EmbedderMismatch, IndexNotBuilt
 from index.generations import POINTER, current_name
-from index.lexical import LexicalIndex
+from index.lexical import TOKENIZER_VERSION, LexicalIndex
 from index.types import Filters, Hit
 from ingest.types import Chunk
 
@@ -155,6 +155,11 @@ class Searcher:
             return self._generation
 
     def _check(self, generation: Generation) -> None:
+        if generation.meta.get("tokenizer") != TOKENIZER_VERSION:
+            raise EmbedderMismatch(
+                f"the index was built with tokenizer {generation.meta.get('tokenizer')!r}, "
+                f"this version uses {TOKENIZER_VERSION!r}: run `clusterchat reindex` to rebuild it"
+            )
         built, dim = generation.meta.get("embedder"), generation.meta.get("dim")
         if built != self.embedder.name or dim != self.embedder.dim:
             raise EmbedderMismatch(

@@ -17,6 +17,8 @@ ABSTAIN = {
     "it": "Non ho trovato questa informazione negli articoli.",
     "en": "I could not find this information in the articles.",
 }
+# Below this cosine similarity an English question is taken as not covered by the articles.
+EN_MIN_SIMILARITY = 0.80
 _FOLLOWUP = re.compile(
     r"^(e|ed|and|also|anche|invece|what about|e invece)\b|\b(lui|lei|loro|questo|questa|quello|"
     r"quella|stesso|stessa|he|she|they|it|that|this|there|secondo|second|terzo|third|altro|other)\b",
@@ -105,6 +107,7 @@ class _Candidate:
     evidence: float  # question terms found in the sentence and its context
     support: float  # question terms found anywhere in the retrieved passages
     span: tuple[int, int] | None
+    numbers_found: bool = True  # every number of the question ("2025") is in the context
 
 
 # Question words carry no evidence: every answer "matches" them.
@@ -190,6 +193,7 @@ class ExtractiveAnswerer:
         for hit in hits:
             everything |= set(tokenize(f"{hit.title} {hit.chunk.heading or ''} {hit.chunk.text}"))
         support = _coverage(terms, _matchable(everything))
+        numbers = {t for t in terms if t.isdigit()}
         found: list[_Candidate] = []
         for rank, hit in enumerate(hits):
             text = hit.chunk.text
@@ -200,26 +204,40 @@ class ExtractiveAnswerer:
                 tokens = _matchable(set(tokenize(sentence)))
                 own = _coverage(terms, tokens)
                 evidence = _coverage(terms, tokens | previous | header)
-                span = find_span(kind, sentence, question)
+                found_span = find_span(kind, sentence, question, terms)
                 similarity = min(max(((hit.similarity or 0.75) - 0.75) / 0.15, 0.0), 1.0)
-                score = (
-                    0.45 * own
-                    + 0.25 * evidence
-                    + 0.1 / (1 + rank)
-                    + 0.1 * similarity
-                    + (0.1 if span else 0.0)
-                )
-                if kind and not span:
+                cue = 0.0 if not found_span else 0.2 if found_span[2] else 0.05
+                score = 0.3 * own + 0.35 * evidence + 0.1 / (1 + rank) + 0.1 * similarity + cue
+                if kind and not found_span:
                     score *= 0.8
-                found.append(_Candidate(hit, rank, start, end, score, evidence, support, span))
+                if _is_heading(sentence, hit):
+                    score *= 0.5
+                span = found_span[:2] if found_span else None
+                context = tokens | previous | header
+                found.append(
+                    _Candidate(
+                        hit, rank, start, end, score, evidence, support, span, numbers <= context
+                    )
+                )
                 previous = tokens
         found.sort(key=lambda c: (-c.score, c.rank, c.start))
         return found
 
+    def _weak(self, question: str, best: _Candidate) -> bool:
+        """Too little evidence to answer.
+
+        Italian questions are judged by the share of their terms the passage holds. An
+        English question over Italian articles shares few stems with them, so only the
+        dense (cross-lingual) similarity of the best passage can judge it.
+        """
+        if language(question) == "en":
+            return (best.hit.similarity or 0.0) < EN_MIN_SIMILARITY
+        return best.evidence < self.threshold or not best.numbers_found
+
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()) -> Answer:
         """Quote the best sentences with [n] markers, or abstain when evidence is weak."""
         ranked = self.candidates(question, hits, history)
-        if not ranked or ranked[0].evidence < self.threshold:
+        if not ranked or self._weak(question, ranked[0]):
             return abstain(question, hits)
         best = ranked[0]
         chosen = [best]
@@ -232,6 +250,13 @@ class ExtractiveAnswerer:
         citations = tuple(_citation(n, c) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{_one_line(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, "extractive", (), language(question))
+
+
+def _is_heading(sentence: str, hit: Hit) -> bool:
+    """A heading line is a title, not a statement: it answers nothing by itself."""
+    if sentence == hit.chunk.heading:
+        return True
+    return len(sentence) < 60 and sentence[-1:] not in '.!?…»"”)'
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:

@@ -20,11 +20,11 @@ from index.search import MODES
 from index.types import Filters, Hit
 from ingest.errors import IngestError
 from server import qa
-from server.evaluate import evaluate, load_questions
+from server.evaluate import evaluate, evaluate_answers, load_questions
 from server.pipeline import IngestReport, ingest_paths, update_index
 from server.schemas import answer_out
 from server.settings import Settings
-from server.wiring import build_services, embedder_for, open_store, searcher_for
+from server.wiring import build_services, embedder_for, extractive_for, open_store, searcher_for
 
 app = typer.Typer(
     help="ClusterChat: ask questions about a collection of news articles.",
@@ -281,10 +281,14 @@ def eval_command(
     mode: Annotated[
         list[str] | None, typer.Option(help="hybrid, dense, bm25 (repeatable).")
     ] = None,
+    answers: Annotated[
+        bool, typer.Option("--answers", help="Also score the answers (containment, abstention).")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use the first N questions.")] = None,
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Recall@1/5/k and MRR of the current index on a question set."""
+    """Recall@1/5/k and MRR of the current index on a question set (and answer quality)."""
     modes = mode or ["hybrid"]
     for m in modes:
         if m not in MODES:
@@ -293,13 +297,27 @@ def eval_command(
         fail(f"{questions}: no such file")
     settings = settings_for(data_dir)
     try:
-        items = load_questions(questions)
+        items = load_questions(questions)[:limit]
         searcher = searcher_for(settings, embedder_for(settings))
         results = [evaluate(searcher, items, m, depth=k) for m in modes]  # type: ignore[arg-type]
+        scored = (
+            evaluate_answers(
+                searcher,
+                extractive_for(settings, searcher),
+                items,
+                k=settings.top_k,
+                mode=settings.search_mode,
+            )
+            if answers
+            else None
+        )
     except (ValueError, SearchIndexError) as exc:
         fail(str(exc))
     if as_json:
-        out.print_json(json.dumps([r.as_dict() for r in results]))
+        payload: dict[str, Any] = {"retrieval": [r.as_dict() for r in results]}
+        if scored:
+            payload["answers"] = scored.as_dict()
+        out.print_json(json.dumps(payload))
         return
     table = Table("mode", "questions", "R@1", "R@5", f"R@{k}", "MRR", "p50 ms", "p95 ms")
     for r in results:
@@ -314,6 +332,19 @@ def eval_command(
             f"{r.p95_ms:.1f}",
         )
     out.print(table)
+    if scored:
+        out.print(
+            f"answers: containment {scored.containment:.3f} (contains gold "
+            f"{scored.contains_gold:.3f}, cites gold {scored.cites_gold:.3f}); abstained on "
+            f"answerable {scored.abstained_answerable:.3f}"
+            + (
+                f", on unanswerable {scored.abstained_unanswerable:.3f}"
+                if scored.abstained_unanswerable is not None
+                else ""
+            )
+            + f"; answer p50 {scored.p50_ms:.1f} ms, p95 {scored.p95_ms:.1f} ms",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -3,79 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from index.lexical import tokenize
 from ingest.text import MONTHS
 
 _EN_WORDS = frozenset(
-    [
-        "the",
-        "what",
-        "who",
-        "when",
-        "where",
-        "which",
-        "how",
-        "many",
-        "much",
-        "is",
-        "are",
-        "was",
-        "were",
-        "did",
-        "does",
-        "do",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "and",
-        "with",
-        "about",
-        "speak",
-        "spoke",
-        "panel",
-        "event",
-    ]
+    """the what who when where which how many much is are was were did does do of in on at
+    to for and with about speak spoke panel event attend attended""".split()  # noqa: SIM905
 )
 _IT_WORDS = frozenset(
-    [
-        "il",
-        "lo",
-        "la",
-        "le",
-        "gli",
-        "i",
-        "di",
-        "del",
-        "della",
-        "dei",
-        "delle",
-        "che",
-        "chi",
-        "cosa",
-        "quando",
-        "dove",
-        "quanti",
-        "quante",
-        "quanto",
-        "è",
-        "sono",
-        "ha",
-        "hanno",
-        "al",
-        "alla",
-        "nel",
-        "nella",
-        "sul",
-        "sulla",
-        "per",
-        "con",
-        "come",
-        "qual",
-        "quale",
-    ]
+    """il lo la le gli i di del della dei delle che chi cosa quando dove quanti quante quanto
+    è sono ha hanno al alla nel nella sul sulla per con come qual quale""".split()  # noqa: SIM905
 )
 
 
@@ -88,17 +27,17 @@ def language(question: str) -> str:
 
 
 _KINDS = (
-    ("number", re.compile(r"\b(quant[io]|quante|how (many|much)|che cifra|numero di)\b", re.I)),
+    ("number", re.compile(r"\b(quant[ioa]|quante|how (many|much)|che cifra|numero di)\b", re.I)),
     ("person", re.compile(r"\b(chi|who|whom|whose)\b", re.I)),
     (
         "date",
         re.compile(
-            r"\b(quando|when|in che (anno|giorno|data)|what (year|date|day)|"
-            r"which (year|date|day)|che anno|data)\b",
+            r"\b(quando|when|in che (anno|giorno|data|mese)|what (year|date|day)|"
+            r"which (year|date|day)|che anno|entro quando|data|scadenza|deadline)\b",
             re.I,
         ),
     ),
-    ("place", re.compile(r"\b(dove|where|in quale (città|luogo|paese))\b", re.I)),
+    ("place", re.compile(r"\b(dove|where|in quale (città|luogo|paese|sede))\b", re.I)),
 )
 
 
@@ -110,81 +49,76 @@ def question_kind(question: str) -> str | None:
     return None
 
 
-_MONTH = (
-    "|".join(MONTHS) + "|january|february|march|april|may|june|july|august|september|"
-    "october|november|december"
+_MONTH = "|".join(MONTHS) + (
+    "|january|february|march|april|may|june|july|august|september|october|november|december"
 )
-_TITLE = r"(?:(?:dott|dott\.ssa|dr|prof|prof\.ssa|ing|arch|avv|on|sen)\.?\s+)"
+_TITLE = r"(?:(?:dott\.ssa|dott|dr|prof\.ssa|prof|ing|arch|avv|on|sen)\.?\s+)"
 _NAME_WORD = r"[A-ZÀ-Ý][a-zà-ÿ'’]+"
 _PARTICLE = r"(?:\s(?:van|von|de|del|della|di|da|dal|le|la)\s|\s)"
 PATTERNS = {
     "person": re.compile(rf"{_TITLE}?{_NAME_WORD}(?:{_PARTICLE}{_NAME_WORD}){{1,2}}"),
     "date": re.compile(
-        rf"\b(?:\d{{1,2}}(?:\s+e\s+\d{{1,2}})?\s+(?:{_MONTH})(?:\s+\d{{4}})?|"
-        rf"(?:{_MONTH})\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|"
-        rf"(?:nel|del|dal|entro il|in)\s+\d{{4}}|\b\d{{4}}\b)",
+        rf"\b(?:(?:dal\s+|il\s+)?\d{{1,2}}(?:\s+(?:e|al|-)\s+\d{{1,2}})?\s+(?:{_MONTH})"
+        rf"(?:\s+\d{{4}})?|(?:{_MONTH})\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|"
+        rf"\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|(?:nel|del|dal|entro il|in)\s+\d{{4}}|\d{{4}})\b",
         re.I,
     ),
     "number": re.compile(
-        r"\b\d[\d.,]*(?:\s+(?:mila|milioni|miliardi|million|billion|%|per cento"
-        r"|euro))*(?:\s+di\s+euro|\s+euro)?",
+        r"(?<![\d.,])\d+(?:[.,]\d+)*(?:\s+(?:mila|milioni|miliardi|million|billion|%|per cento))?"
+        r"(?:\s+di)?(?:\s+euro)?(?!\d)",
         re.I,
     ),
-    "place": re.compile(rf"\b(?:a|in|presso|at|to)\s+({_NAME_WORD}(?:\s{_NAME_WORD})*)"),
+    "place": re.compile(
+        rf"\b(?:a|in|presso|at|to|al|alla|nel|nella|presso il|presso la)\s+"
+        rf"({_NAME_WORD}(?:(?:\s|\s(?:di|del|della)\s){_NAME_WORD})*)"
+    ),
 }
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 # Capitalised words that start sentences or name things, not people.
 _NOT_NAMES = frozenset(
-    [
-        "Il",
-        "Lo",
-        "La",
-        "Le",
-        "Gli",
-        "I",
-        "Un",
-        "Una",
-        "Al",
-        "Alla",
-        "Nel",
-        "Nella",
-        "Per",
-        "Con",
-        "Dal",
-        "Della",
-        "Del",
-        "Clust-ER",
-        "Cluster",
-        "Regione",
-        "Emilia-Romagna",
-        "Unione",
-        "Europea",
-        "Commissione",
-        "Horizon",
-        "Europe",
-        "The",
-    ]
+    """Il Lo La Le Gli I Un Una Al Alla Nel Nella Per Con Dal Della Del Dopo Tra Fra Nel
+    Clust-ER Cluster Regione Emilia-Romagna Unione Europea Commissione Horizon Europe The
+    Forum Festival Giornata Summit Bando Rapporto Health Tecnopolo""".split()  # noqa: SIM905
 )
 
 
-def find_span(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+def _near(sentence: str, start: int, end: int, stems: set[str]) -> bool:
+    """True when a question term stands within a few words of the span."""
+    window = sentence[max(0, start - 15) : min(len(sentence), end + 25)]
+    return bool(stems & set(tokenize(window)))
+
+
+def find_span(
+    kind: str | None, sentence: str, question: str, stems: Iterable[str] = ()
+) -> tuple[int, int, bool] | None:
     """Offsets in `sentence` of the answer to a question of `kind`, if one can be found.
 
-    Prefers a match that the question does not already contain (the answer is new
-    information).
+    Skips matches the question already contains (the answer is new information) and
+    prefers one next to a question term ("700 partecipanti" for "quanti partecipanti").
+
+    Returns:
+        (start, end, strong) where strong means a question term stands next to it.
     """
     if kind is None:
         return None
-    pattern = PATTERNS[kind]
     asked = question.lower()
-    best = None
-    for match in pattern.finditer(sentence):
+    terms = set(stems)
+    weak: tuple[int, int, bool] | None = None
+    dates = [m.span() for m in PATTERNS["date"].finditer(sentence)] if kind == "number" else []
+    for match in PATTERNS[kind].finditer(sentence):
+        if any(s <= match.start() < e for s, e in dates):
+            continue  # "7 e 8 marzo" is a date, not a count
         group = 1 if kind == "place" else 0
         text = match.group(group)
         if kind == "person" and text.split()[0] in _NOT_NAMES:
             continue
+        if kind == "number" and _YEAR.fullmatch(text.strip()):
+            continue
         if text.lower() in asked:
             continue
-        best = (match.start(group), match.end(group))
-        break
-    return best
+        start, end = match.start(group), match.end(group)
+        if _near(sentence, start, end, terms):
+            return start, end, True
+        weak = weak or (start, end, False)
+    return weak

@@ -11,6 +11,7 @@ from pathlib import Path
 from index.docstore import DocStore
 from index.embedder import Embedder
 from index.generations import BuildReport, build, generation_meta
+from index.lexical import TOKENIZER_VERSION
 from ingest.chunk import chunk
 from ingest.errors import IngestError
 from ingest.parse import iter_files, parse_file
@@ -131,7 +132,11 @@ def index_is_stale(store: DocStore, index_dir: Path, embedder: Embedder) -> bool
     meta = generation_meta(index_dir)
     if meta is None:
         return True
-    return meta.get("revision") != store.revision or meta.get("embedder") != embedder.name
+    return (
+        meta.get("revision") != store.revision
+        or meta.get("embedder") != embedder.name
+        or meta.get("tokenizer") != TOKENIZER_VERSION
+    )
 
 
 def update_index(
