@@ -13,9 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from index.search import fuse
+from index.search import fuse, fuse_scores
 from server.evaluate import load_questions
 from server.settings import Settings
 from server.wiring import embedder_for, searcher_for
@@ -24,7 +22,9 @@ logger = logging.getLogger("tune_fusion")
 Ranking = list[tuple[int, float]]
 
 
-def rankings(data_dir: Path, questions_path: Path, depth: int) -> tuple[list, list, list]:
+def rankings(
+    data_dir: Path, questions_path: Path, depth: int
+) -> tuple[list[Ranking], list[Ranking], list[set[int]]]:
     """Dense and BM25 rankings (row, score) and the gold rows of every question."""
     settings = Settings(data_dir=data_dir)
     searcher = searcher_for(settings, embedder_for(settings))
@@ -41,20 +41,6 @@ def rankings(data_dir: Path, questions_path: Path, depth: int) -> tuple[list, li
         if n % 500 == 0:
             logger.info("%d/%d questions", n, len(questions))
     return dense, lexical, gold
-
-
-def score_fusion(dense: Ranking, lexical: Ranking, alpha: float) -> Ranking:
-    """Convex combination of min-max normalised scores (alpha weighs dense)."""
-    combined: dict[int, float] = {}
-    for weight, ranking in ((alpha, dense), (1 - alpha, lexical)):
-        if not ranking:
-            continue
-        values = np.array([s for _, s in ranking])
-        low, high = float(values.min()), float(values.max())
-        for row, value in ranking:
-            norm = (value - low) / (high - low) if high > low else 1.0
-            combined[row] = combined.get(row, 0.0) + weight * norm
-    return sorted(combined.items(), key=lambda item: -item[1])
 
 
 def metrics(ranked: list[Ranking], gold: list[set[int]]) -> dict[str, float]:
@@ -85,16 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     for k in (5, 10, 20, 40, 60):
         for w_bm25 in (0.8, 1.0, 1.2, 1.5, 2.0):
             ranked = [fuse([(1.0, d), (w_bm25, b)], k) for d, b in zip(dense, lexical, strict=True)]
-            results.append({"fusion": "rrf", "k": k, "bm25_weight": w_bm25, **metrics(ranked, gold)})
+            results.append(
+                {"fusion": "rrf", "k": k, "bm25_weight": w_bm25, **metrics(ranked, gold)}
+            )
     for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
-        ranked = [score_fusion(d, b, alpha) for d, b in zip(dense, lexical, strict=True)]
+        ranked = [
+            fuse_scores([(alpha, d), (1 - alpha, b)]) for d, b in zip(dense, lexical, strict=True)
+        ]
         results.append({"fusion": "minmax", "alpha": alpha, **metrics(ranked, gold)})
     results.append({"fusion": "dense", **metrics(dense, gold)})
     results.append({"fusion": "bm25", **metrics(lexical, gold)})
     results.sort(key=lambda r: r["MRR"])
     for result in results:
-        sys.stdout.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                                     for k, v in result.items()}) + "\n")
+        sys.stdout.write(
+            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()})
+            + "\n"
+        )
     return 0
 
 

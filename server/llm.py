@@ -151,6 +151,10 @@ def _claims(text: str) -> list[tuple[re.Match[str], str, str]]:
     return found
 
 
+# Share of a claim's terms that its quoted sentence must contain.
+MIN_SUPPORT = 0.3
+
+
 def _best_sentence(hit: Hit, claim: str, after: str) -> tuple[int, int] | None:
     """Offsets in the chunk of the sentence that shares most terms with the claim."""
     text = hit.chunk.text
@@ -161,7 +165,8 @@ def _best_sentence(hit: Hit, claim: str, after: str) -> tuple[int, int] | None:
             continue
         scored = [(len(terms & set(tokenize(text[s:e]))), -s, (s, e)) for s, e in spans]
         overlap, _, span = max(scored, default=(0, 0, (0, 0)))
-        if overlap:
+        # A claim must share a fair part of its terms, not one stray word, with its quote.
+        if overlap and overlap >= MIN_SUPPORT * len(terms):
             return span
     return None
 

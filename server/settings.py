@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=200, ge=0, le=5000)
     faiss_index: Literal["flat", "hnsw"] = "flat"
     search_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    fusion: Literal["minmax", "rrf"] = "minmax"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, ge=0)
     bm25_weight: float = Field(default=1.0, ge=0)

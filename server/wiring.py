@@ -35,7 +35,10 @@ def embedder_for(settings: Settings) -> Embedder:
 def searcher_for(settings: Settings, embedder: Embedder) -> Searcher:
     """A searcher over the data dir's index generations with the configured fusion."""
     fusion = Fusion(
-        k=settings.rrf_k, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight
+        method=settings.fusion,
+        k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        bm25_weight=settings.bm25_weight,
     )
     return Searcher(settings.index_dir, embedder, fusion)
 
