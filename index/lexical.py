@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -13,6 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 from bm25s.stopwords import STOPWORDS_ITALIAN
+
+# bm25s sets its own logger to DEBUG on import; its progress lines are noise here.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # Word characters, keeping digits; apostrophes split elisions ("dell'energia" -> dell, energia).
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)

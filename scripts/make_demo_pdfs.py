@@ -46,7 +46,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 
 LOGGER = logging.getLogger("make_demo_pdfs")
 
@@ -172,7 +172,7 @@ def build_pdf(
         subject=f"Articolo del {article.date}",
         creator="scripts/make_demo_pdfs.py",
     )
-    story: list = [
+    story: list[Flowable] = [
         Paragraph(escape(article.title), styles["title"]),
         Paragraph(escape(f"Data: {article.date}"), styles["date"]),
         Spacer(1, 2 * mm),

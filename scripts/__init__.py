@@ -1,0 +1,1 @@
+"""Developer scripts: the benchmark (`python -m scripts.bench`) and demo-PDF builder."""
