@@ -55,7 +55,7 @@ class JobRunner:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # start() saves the new job while holding it
         self._thread: threading.Thread | None = None
 
     def recover(self) -> None:

@@ -88,7 +88,8 @@ def _try_start(services: Services, kind: str) -> str | None:
         return None
 
 
-def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
+def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
+    """The upload's safe file name and bytes, checked by content and size (nothing saved)."""
     name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name).strip("._") or "upload"
     head = upload.file.read(1024)
     try:
@@ -98,6 +99,10 @@ def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
     data = head + upload.file.read(limit + 1 - len(head))
     if len(data) > limit:
         raise HTTPException(413, f"{name}: larger than the {limit // (1024 * 1024)} MB limit")
+    return name, data
+
+
+def _save(name: str, data: bytes, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     tmp = folder / f".{name}.part"
@@ -113,7 +118,9 @@ def upload_documents(
 ) -> dict[str, Any]:
     """Store uploaded articles (checked by content, size-limited), then update the index."""
     settings = services.settings
-    saved = [_save_upload(f, settings.uploads_dir, settings.upload_max_bytes) for f in files]
+    # Every file is checked before any is stored: a rejected upload stores nothing.
+    checked = [_read_upload(f, settings.upload_max_bytes) for f in files]
+    saved = [_save(name, data, settings.uploads_dir) for name, data in checked]
     report = IngestReport()
     for path in saved:
         ingest_file(path, services.store, report, settings.chunk_chars, settings.chunk_overlap)
