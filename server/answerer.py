@@ -98,6 +98,20 @@ def followup_query(question: str, history: Sequence[Turn]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Weights:
+    """How a sentence's score is made; tuned on the dev sets (docs/evaluation.md)."""
+
+    own: float = 0.3  # question terms in the sentence itself
+    context: float = 0.35  # ... in the sentence, its heading, title and previous sentence
+    rank: float = 0.1  # the hit's rank, as 1 / (1 + rank)
+    similarity: float = 0.1  # the hit's dense similarity
+    strong_cue: float = 0.2  # the asked-for span next to a question term
+    weak_cue: float = 0.05  # the asked-for span elsewhere in the sentence
+    no_cue: float = 0.8  # factor when the question asks for a span the sentence lacks
+    companion: float = 0.85  # extra sentences must score this share of the best one
+
+
+@dataclass(frozen=True, slots=True)
 class _Candidate:
     hit: Hit
     rank: int
@@ -114,9 +128,17 @@ class _Candidate:
 _QUESTION_WORDS = frozenset(
     tokenize(
         "quanti quante quanto quanta quale quali qual cosa come dove quando chi perché perche "
-        "what who whom whose when where which how many much why did does was were"
+        "what who whom whose when where which how many much why did does was were "
+        # Verbs that only say what kind of answer is wanted ("chi ha parlato" wants a name,
+        # "quando si è svolta" a date): articles say "è intervenuta", "si è tenuta".
+        "parlato parlare parla parlano intervenuto intervenuta intervenuti intervenire "
+        "relatore relatori relatrice svolto svolta svolti tenuto tenuta tenutosi "
+        "spoke speak speakers talked held took place"
     )
 )
+# A follow-up replaces these ("primo" -> "secondo"): they do not carry over from history.
+_ORDINALS = frozenset(tokenize("primo prima secondo seconda terzo terza quarto ultimo ultima"))
+HISTORY_WEIGHT = 0.3
 PREFIX = 5
 
 
@@ -159,8 +181,9 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         idf: Callable[[Sequence[str]], list[float]],
-        threshold: float = 0.8,
+        threshold: float = 0.5,
         max_sentences: int = 3,
+        weights: Weights | None = None,
     ) -> None:
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
@@ -169,6 +192,7 @@ class ExtractiveAnswerer:
         self.idf = idf
         self.threshold = threshold
         self.max_sentences = max_sentences
+        self.weights = weights or Weights()
 
     def _terms(self, question: str, history: Sequence[Turn]) -> dict[str, float]:
         tokens = [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
@@ -178,9 +202,10 @@ class ExtractiveAnswerer:
             extra = [
                 t
                 for t in dict.fromkeys(tokenize(context))
-                if t not in terms and t not in _QUESTION_WORDS
+                if t not in terms and t not in _QUESTION_WORDS and t not in _ORDINALS
             ]
-            terms.update({t: w / 2 for t, w in zip(extra, self.idf(extra), strict=True)})
+            weights = self.idf(extra)
+            terms.update({t: w * HISTORY_WEIGHT for t, w in zip(extra, weights, strict=True)})
         return terms
 
     def candidates(
@@ -206,10 +231,17 @@ class ExtractiveAnswerer:
                 evidence = _coverage(terms, tokens | previous | header)
                 found_span = find_span(kind, sentence, question, terms)
                 similarity = min(max(((hit.similarity or 0.75) - 0.75) / 0.15, 0.0), 1.0)
-                cue = 0.0 if not found_span else 0.2 if found_span[2] else 0.05
-                score = 0.3 * own + 0.35 * evidence + 0.1 / (1 + rank) + 0.1 * similarity + cue
+                w = self.weights
+                cue = 0.0 if not found_span else w.strong_cue if found_span[2] else w.weak_cue
+                score = (
+                    w.own * own
+                    + w.context * evidence
+                    + w.rank / (1 + rank)
+                    + w.similarity * similarity
+                    + cue
+                )
                 if kind and not found_span:
-                    score *= 0.8
+                    score *= w.no_cue
                 if _is_heading(sentence, hit):
                     score *= 0.5
                 span = found_span[:2] if found_span else None
@@ -242,7 +274,10 @@ class ExtractiveAnswerer:
         best = ranked[0]
         chosen = [best]
         for other in ranked[1:]:
-            if len(chosen) == self.max_sentences or other.score < 0.85 * best.score:
+            if (
+                len(chosen) == self.max_sentences
+                or other.score < self.weights.companion * best.score
+            ):
                 break
             if other.span and not any(_overlaps(other, c) for c in chosen):
                 chosen.append(other)

@@ -93,6 +93,32 @@ def _install_middleware(app: FastAPI) -> None:
             logger.info("%s %s %d %.1f ms", request.method, path, status, seconds * 1000)
 
 
+# What every error body looks like (see _install_error_handlers); replaces FastAPI's default
+# 422 schema, whose `detail` is a list, so the documented schema matches the responses.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"},
+    },
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_SCHEMA
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: API, OpenAPI docs at /docs, web pages, /metrics."""
     settings = settings or Settings()
@@ -127,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_answer.router)
     app.include_router(routes_openai.router)
     app.include_router(routes_admin.router)
+    _document_errors(app)
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
 

@@ -1,0 +1,81 @@
+"""Grid-search the extractive answerer's weights and abstention threshold on a question set.
+
+Usage: python -m scripts.tune_answers --data-dir DIR QUESTIONS.jsonl [--limit N]
+Hits are retrieved once per question; each variant then only re-scores sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from server.answerer import ExtractiveAnswerer, Weights
+from server.evaluate import Question, load_questions, normalise
+from server.settings import Settings
+from server.wiring import embedder_for, idf_from, searcher_for
+
+logger = logging.getLogger("tune_answers")
+
+
+def score(answerer: ExtractiveAnswerer, asked: list[tuple[Question, list]]) -> dict[str, float]:
+    """Containment (gold string and gold article), and abstention on (un)answerable ones."""
+    both = abstained = abstained_bad = answerable = 0
+    for question, hits in asked:
+        answer = answerer.answer(question.question, hits)
+        if not question.answerable:
+            abstained_bad += answer.abstained
+            continue
+        answerable += 1
+        abstained += answer.abstained
+        text = normalise(answer.text)
+        has = any(normalise(a) and normalise(a) in text for a in question.answers)
+        cited = any(
+            c.article_id == question.doc_id or Path(c.source).name == question.source
+            for c in answer.citations
+        )
+        both += has and cited
+    unanswerable = len(asked) - answerable
+    return {
+        "containment": both / max(answerable, 1),
+        "abstained_answerable": abstained / max(answerable, 1),
+        "abstained_unanswerable": abstained_bad / unanswerable if unanswerable else -1.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print one JSON line per variant, best containment last."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--limit", type=int, default=800)
+    parser.add_argument("--k", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings(data_dir=args.data_dir)
+    searcher = searcher_for(settings, embedder_for(settings))
+    questions = load_questions(args.questions)[: args.limit]
+    asked = [(q, searcher.search(q.question, k=args.k)) for q in questions]
+    idf = idf_from(searcher)
+    results = []
+    base = Weights()
+    grid = itertools.product((0.3, 0.45), (0.35, 0.2), (0.1, 0.25), (0.2, 0.1), (0.85, 1.01))
+    for own, context, rank, strong, companion in grid:
+        weights = replace(
+            base, own=own, context=context, rank=rank, strong_cue=strong, companion=companion
+        )
+        for threshold in (0.3, 0.4, 0.5):
+            answerer = ExtractiveAnswerer(idf, threshold=threshold, weights=weights)
+            results.append({"threshold": threshold, **asdict(weights), **score(answerer, asked)})
+    results.sort(key=lambda r: r["containment"])
+    for result in results:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

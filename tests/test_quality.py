@@ -1,0 +1,122 @@
+"""Quality gates on the demo corpus: a retrieval or answering regression fails CI.
+
+Thresholds sit a little below what the current code measures (docs/evaluation.md), so
+they catch regressions, not noise. The demo corpus is embedded once for the module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.docstore import DocStore
+from index.search import Searcher
+from server.answerer import ExtractiveAnswerer, Turn
+from server.evaluate import evaluate, evaluate_answers, load_questions, normalise
+from server.pipeline import ingest_paths, update_index
+from server.qa import ask
+from server.settings import Settings
+from server.wiring import extractive_for, searcher_for
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTIONS = load_questions(REPO / "demo" / "questions.jsonl")
+FOLLOWUPS = [json.loads(line) for line in (REPO / "demo" / "followups.jsonl").open()]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, e5) -> tuple[Settings, Searcher]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"))
+    store = DocStore(settings.db_path)
+    report = ingest_paths(
+        [REPO / "demo" / "corpus"],
+        store,
+        chunk_chars=settings.chunk_chars,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    assert not report.failed
+    update_index(store, e5, settings.index_dir)
+    store.close()
+    return settings, searcher_for(settings, e5)
+
+
+@pytest.fixture(scope="module")
+def answerer(demo) -> ExtractiveAnswerer:
+    settings, searcher = demo
+    return extractive_for(settings, searcher)
+
+
+@pytest.mark.parametrize(
+    ("mode", "recall_at_5", "mrr"),
+    [("hybrid", 0.95, 0.90), ("dense", 0.90, 0.85), ("bm25", 0.90, 0.85)],
+)
+def test_demo_retrieval_recall(demo, mode, recall_at_5, mrr) -> None:
+    _, searcher = demo
+    scores = evaluate(searcher, QUESTIONS, mode)
+    assert scores.questions == sum(q.answerable for q in QUESTIONS)
+    assert scores.recall_at_5 >= recall_at_5
+    assert scores.mrr >= mrr
+
+
+def test_demo_answers_contain_the_fact_and_abstain_when_unanswerable(demo, answerer) -> None:
+    _, searcher = demo
+    scores = evaluate_answers(searcher, answerer, QUESTIONS)
+    assert scores.containment >= 0.75
+    assert scores.cites_gold >= 0.85
+    assert scores.abstained_answerable <= 0.10
+    assert scores.abstained_unanswerable is not None
+    assert scores.abstained_unanswerable >= 0.5
+
+
+def test_who_spoke_on_which_panel_names_the_speaker_and_cites_the_panel(demo, answerer) -> None:
+    _, searcher = demo
+    speakers = [q for q in QUESTIONS if q.lang == "it" and q.id.startswith("d0") and q.answerable]
+    right = 0
+    for q in speakers:
+        answer = answerer.answer(q.question, searcher.search(q.question, k=5))
+        named = any(normalise(a) in normalise(answer.text) for a in q.answers)
+        cited = any(
+            Path(c.source).name == q.source and "panel" in c.quote.lower() for c in answer.citations
+        )
+        right += named and cited
+    assert right >= len(speakers) - 1, f"{right}/{len(speakers)} speaker questions right"
+
+
+def test_every_quote_is_verbatim_in_its_article(demo, answerer) -> None:
+    settings, searcher = demo
+    store = DocStore(settings.db_path)
+    checked = 0
+    for q in QUESTIONS:
+        answer = answerer.answer(q.question, searcher.search(q.question, k=5))
+        markers = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", answer.text)}
+        assert markers == {c.n for c in answer.citations}
+        for c in answer.citations:
+            assert store.get(c.article_id).text[c.start : c.end] == c.quote
+            if c.highlight_start is not None:
+                assert c.start <= c.highlight_start < c.highlight_end <= c.end
+            checked += 1
+    store.close()
+    assert checked >= 30
+
+
+def test_english_questions_are_answered_from_italian_articles(demo, answerer) -> None:
+    _, searcher = demo
+    english = [q for q in QUESTIONS if q.lang == "en" and q.answerable]
+    answered = [answerer.answer(q.question, searcher.search(q.question, k=5)) for q in english]
+    assert sum(not a.abstained for a in answered) >= len(english) - 1
+    assert all(a.language == "en" for a in answered)
+
+
+@pytest.mark.parametrize("case", FOLLOWUPS, ids=[f["id"] for f in FOLLOWUPS])
+def test_followup_without_llm_carries_the_previous_question(demo, answerer, case) -> None:
+    _, searcher = demo
+    history = [Turn(t["role"], t["content"]) for t in case["history"]]
+    asked = ask(searcher, answerer, case["question"], history=history)
+    assert not asked.answer.abstained
+    assert any(Path(c.source).name == case["source"] for c in asked.answer.citations)
+    assert any(normalise(a) in normalise(asked.answer.text) for a in case["answers"])
+    alone = ask(searcher, answerer, case["question"])
+    assert alone.hits != asked.hits  # the history changed what was retrieved
