@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from index.types import Hit
 from server.answerer import ExtractiveAnswerer, Weights
 from server.evaluate import Question, load_questions, normalise
 from server.settings import Settings
@@ -22,7 +23,9 @@ from server.wiring import embedder_for, idf_from, searcher_for
 logger = logging.getLogger("tune_answers")
 
 
-def score(answerer: ExtractiveAnswerer, asked: list[tuple[Question, list]]) -> dict[str, float]:
+def score(
+    answerer: ExtractiveAnswerer, asked: list[tuple[Question, list[Hit]]]
+) -> dict[str, float]:
     """Containment (gold string and gold article), and abstention on (un)answerable ones."""
     both = abstained = abstained_bad = answerable = 0
     for question, hits in asked:
