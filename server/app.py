@@ -27,6 +27,7 @@ from server.wiring import build_services
 
 logger = logging.getLogger(__name__)
 
+UNPARSABLE_BODY = "There was an error parsing the body"
 DOMAIN_ERRORS: list[tuple[type[Exception], int]] = [
     (IndexNotBuilt, 503),
     (EmbedderMismatch, 503),
@@ -55,6 +56,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == UNPARSABLE_BODY:
+            # FastAPI says 400 for a body it cannot decode; malformed JSON is 422 elsewhere.
+            detail = (
+                "the request body cannot be parsed: send UTF-8 JSON (or a valid multipart form)"
+            )
+            return JSONResponse({"detail": detail}, status_code=422)
         return JSONResponse(
             {"detail": str(exc.detail)},
             status_code=exc.status_code,

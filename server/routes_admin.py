@@ -22,6 +22,7 @@ router = APIRouter(dependencies=[Admin])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
     for code, text in [
+        (400, "malformed multipart upload"),
         (401, "admin token required"),
         (403, "invalid token or admin disabled"),
         (404, "not found"),
@@ -88,6 +89,10 @@ def _try_start(services: Services, kind: str) -> str | None:
         return None
 
 
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
 def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
     """The upload's safe file name and bytes, checked by content and size (nothing saved)."""
     name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name).strip("._") or "upload"
@@ -98,7 +103,7 @@ def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
         raise HTTPException(415, str(exc)) from exc
     data = head + upload.file.read(limit + 1 - len(head))
     if len(data) > limit:
-        raise HTTPException(413, f"{name}: larger than the {limit // (1024 * 1024)} MB limit")
+        raise HTTPException(413, f"{name}: larger than the upload limit of {_size(limit)}")
     return name, data
 
 

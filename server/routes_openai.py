@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from server.answerer import Answer, Turn
 from server.deps import Reader, ServicesDep
 from server.qa import ask, words
+from server.routes_answer import ERRORS
 from server.schemas import ChatCompletionIn, citation_out
 
 router = APIRouter(dependencies=[Reader])
@@ -57,7 +58,10 @@ def models() -> dict[str, Any]:
     }
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions",
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}},
+)
 def chat_completions(body: ChatCompletionIn, services: ServicesDep) -> Any:
     """Answer the last user message; citations in the content and in `citations`."""
     question, history = _conversation(body)

@@ -52,8 +52,9 @@ def embedding_rows(db_path: Path) -> int:
 def test_killed_build_keeps_the_previous_generation(tmp_path, e5, article_writer):
     folder, data = tmp_path / "articoli", tmp_path / "data"
     db_path, index_dir = data / "clusterchat.sqlite3", data / "index"
-    article_writer(folder, "breve.txt", "Nota breve",
-                   "Il cluster della salute apre una sede a Modena.")
+    article_writer(
+        folder, "breve.txt", "Nota breve", "Il cluster della salute apre una sede a Modena."
+    )
     store = DocStore(db_path)
     try:
         ingest_paths([folder], store, **CHUNK)
@@ -69,8 +70,12 @@ def test_killed_build_keeps_the_previous_generation(tmp_path, e5, article_writer
         cached = embedding_rows(db_path)
 
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        proc = subprocess.Popen([sys.executable, "-c", BUILD, str(data)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", BUILD, str(data)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and proc.poll() is None:

@@ -17,10 +17,17 @@ from ingest.types import Article, Chunk, Section, content_hash
 def article(article_id: str, text: str, title: str = "Titolo", **extra) -> Article:
     url = extra.get("url")
     published = extra.get("published")
-    return Article(id=article_id, source=extra.get("source", "file.txt"), title=title, text=text,
-                   url=url, published=published, sections=extra.get("sections", ()),
-                   pages=extra.get("pages", ()),
-                   content_hash=content_hash(title, text, url, published))
+    return Article(
+        id=article_id,
+        source=extra.get("source", "file.txt"),
+        title=title,
+        text=text,
+        url=url,
+        published=published,
+        sections=extra.get("sections", ()),
+        pages=extra.get("pages", ()),
+        content_hash=content_hash(title, text, url, published),
+    )
 
 
 def pair(a: Article) -> tuple[Article, list[Chunk]]:
@@ -28,19 +35,29 @@ def pair(a: Article) -> tuple[Article, list[Chunk]]:
 
 
 ONE = article("a1", "Il primo articolo parla di idrogeno. Ha due frasi.")
-TWO = article("a2", "Il secondo articolo parla di meccanica.", title="Secondo",
-              published=date(2024, 3, 5), url="https://example.org/2",
-              sections=(Section(0, "Intro"),), pages=(0,))
+TWO = article(
+    "a2",
+    "Il secondo articolo parla di meccanica.",
+    title="Secondo",
+    published=date(2024, 3, 5),
+    url="https://example.org/2",
+    sections=(Section(0, "Intro"),),
+    pages=(0,),
+)
 
 
 def test_put_reports_added_then_unchanged_without_bumping_the_revision(store: DocStore):
     assert store.revision == 0
     assert store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)]) == {
-        "a1": "added", "a2": "added"}
+        "a1": "added",
+        "a2": "added",
+    }
     assert store.revision == 1
     assert store.counts() == (2, 2)
     assert store.put_file("/f/one.txt", "fp2", [pair(ONE), pair(TWO)]) == {
-        "a1": "unchanged", "a2": "unchanged"}
+        "a1": "unchanged",
+        "a2": "unchanged",
+    }
     assert store.revision == 1
     assert store.fingerprint("/f/one.txt") == "fp2"
     assert store.article_count_for_file("/f/one.txt") == 2
@@ -48,8 +65,9 @@ def test_put_reports_added_then_unchanged_without_bumping_the_revision(store: Do
 
 def test_changed_article_is_replaced_whole(store: DocStore):
     store.put_file("/f/one.txt", "fp1", [pair(ONE)])
-    longer = article("a1", " ".join(f"Frase numero {n} sul cluster della salute." for n in
-                                    range(12)))
+    longer = article(
+        "a1", " ".join(f"Frase numero {n} sul cluster della salute." for n in range(12))
+    )
     assert store.put_file("/f/one.txt", "fp2", [pair(longer)]) == {"a1": "updated"}
     assert store.revision == 2
     stored = store.get("a1")
@@ -57,13 +75,12 @@ def test_changed_article_is_replaced_whole(store: DocStore):
     rows = [c for c, *_ in store.chunk_rows()]
     assert [c.text for c in rows] == [c.text for c in chunk(longer, size=200, overlap=0)]
     assert len(rows) > 1
-    assert all(longer.text[c.start:c.end] == c.text for c in rows)
+    assert all(longer.text[c.start : c.end] == c.text for c in rows)
 
 
 def test_article_no_longer_in_the_file_is_removed(store: DocStore):
     store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)])
-    assert store.put_file("/f/one.txt", "fp2", [pair(ONE)]) == {"a1": "unchanged",
-                                                                 "a2": "removed"}
+    assert store.put_file("/f/one.txt", "fp2", [pair(ONE)]) == {"a1": "unchanged", "a2": "removed"}
     assert store.revision == 2
     with pytest.raises(NotFound):
         store.get("a2")
@@ -101,7 +118,12 @@ def test_get_round_trips_metadata_and_survives_reopening(store: DocStore, data_d
         assert got.content_hash == TWO.content_hash
         info = reopened.articles()[0]
         assert (info.id, info.title, info.url, info.published, info.chunks) == (
-            "a2", "Secondo", "https://example.org/2", date(2024, 3, 5), 1)
+            "a2",
+            "Secondo",
+            "https://example.org/2",
+            date(2024, 3, 5),
+            1,
+        )
         assert reopened.revision == 1
     finally:
         reopened.close()
@@ -119,15 +141,21 @@ def test_interrupted_transaction_leaves_the_previous_content(store: DocStore):
 
     with pytest.raises(RuntimeError, match="interrotto"):
         interrupted_write()
-    assert (store.get("a1"), store.chunk_rows(), store.revision,
-            store.fingerprint("/f/one.txt")) == before
+    assert (
+        store.get("a1"),
+        store.chunk_rows(),
+        store.revision,
+        store.fingerprint("/f/one.txt"),
+    ) == before
 
 
 def test_failed_put_file_changes_nothing(store: DocStore):
     store.put_file("/f/one.txt", "fp1", [pair(ONE)])
     new = article("a1", "Testo nuovo. Con due frasi.")
-    bad_chunks = [Chunk("a1:0", "a1", 0, "Testo nuovo.", 0, 12),
-                  Chunk("a1:0", "a1", 1, "Con due frasi.", 13, 27)]  # duplicate id
+    bad_chunks = [
+        Chunk("a1:0", "a1", 0, "Testo nuovo.", 0, 12),
+        Chunk("a1:0", "a1", 1, "Con due frasi.", 13, 27),
+    ]  # duplicate id
     with pytest.raises(sqlite3.IntegrityError):
         store.put_file("/f/one.txt", "fp-new", [(new, bad_chunks)])
     assert store.get("a1").text == ONE.text

@@ -41,12 +41,24 @@ def test_e5_vectors_are_normalised_and_query_differs_from_passage(e5):
 
 def test_minilm_builds_and_searches_an_english_corpus(tmp_path, minilm, article_writer):
     folder = tmp_path / "news"
-    article_writer(folder, "port.txt", "New port crane",
-                   "The port of Ravenna installed an electric crane that unloads ships.")
-    article_writer(folder, "bread.txt", "Bakery award",
-                   "A bakery in Parma won a prize for its sourdough bread.")
-    article_writer(folder, "robots.txt", "Robots in factories",
-                   "Factories in Modena bought twenty welding robots this year.")
+    article_writer(
+        folder,
+        "port.txt",
+        "New port crane",
+        "The port of Ravenna installed an electric crane that unloads ships.",
+    )
+    article_writer(
+        folder,
+        "bread.txt",
+        "Bakery award",
+        "A bakery in Parma won a prize for its sourdough bread.",
+    )
+    article_writer(
+        folder,
+        "robots.txt",
+        "Robots in factories",
+        "Factories in Modena bought twenty welding robots this year.",
+    )
     store = DocStore(tmp_path / "data" / "clusterchat.sqlite3")
     try:
         ingest_paths([folder], store, **CHUNK)
@@ -56,15 +68,16 @@ def test_minilm_builds_and_searches_an_english_corpus(tmp_path, minilm, article_
         searcher = Searcher(tmp_path / "data" / "index", minilm)
         assert searcher.generation().meta["embedder"] == minilm.name
         assert searcher.search("Who won an award for baking?", k=1, mode="dense")[0].title == (
-            "Bakery award")
+            "Bakery award"
+        )
         assert searcher.search("machines that weld", k=1, mode="dense")[0].title == (
-            "Robots in factories")
+            "Robots in factories"
+        )
     finally:
         store.close()
 
 
-def test_searching_with_another_embedder_asks_for_a_reindex(tmp_path, e5, minilm,
-                                                            article_writer):
+def test_searching_with_another_embedder_asks_for_a_reindex(tmp_path, e5, minilm, article_writer):
     folder = tmp_path / "articoli"
     article_writer(folder, "uno.txt", "Uno", "Il cluster della meccanica apre una sede.")
     store = DocStore(tmp_path / "data" / "clusterchat.sqlite3")
@@ -90,19 +103,33 @@ def test_searching_with_another_embedder_asks_for_a_reindex(tmp_path, e5, minilm
 
 
 PART_A = {
-    "idrogeno.txt": ("Idrogeno verde a Ravenna", "Un impianto pilota a Ravenna produce "
-                     "idrogeno verde con l'energia del sole, progettato dall'ing. Marta Orsini."),
-    "baviera.txt": ("Missione a Monaco", "Quattordici imprese della meccanica sono andate in "
-                    "missione a Monaco di Baviera a novembre."),
+    "idrogeno.txt": (
+        "Idrogeno verde a Ravenna",
+        "Un impianto pilota a Ravenna produce "
+        "idrogeno verde con l'energia del sole, progettato dall'ing. Marta Orsini.",
+    ),
+    "baviera.txt": (
+        "Missione a Monaco",
+        "Quattordici imprese della meccanica sono andate in "
+        "missione a Monaco di Baviera a novembre.",
+    ),
 }
 PART_B = {
-    "festival.txt": ("Festival creativo", "A Reggio Emilia Lucia Galassi ha parlato di turismo "
-                     "digitale e di musei."),
-    "startup.txt": ("Bando start-up", "Il bando regionale ha finanziato 38 start-up con 3,2 "
-                    "milioni di euro."),
+    "festival.txt": (
+        "Festival creativo",
+        "A Reggio Emilia Lucia Galassi ha parlato di turismo digitale e di musei.",
+    ),
+    "startup.txt": (
+        "Bando start-up",
+        "Il bando regionale ha finanziato 38 start-up con 3,2 milioni di euro.",
+    ),
 }
-QUESTIONS = ["Chi ha progettato l'impianto di idrogeno?", "Dove è andata la missione?",
-             "Chi ha parlato di turismo digitale?", "Quanti progetti ha finanziato il bando?"]
+QUESTIONS = [
+    "Chi ha progettato l'impianto di idrogeno?",
+    "Dove è andata la missione?",
+    "Chi ha parlato di turismo digitale?",
+    "Quanti progetti ha finanziato il bando?",
+]
 
 
 def _write(folder: Path, part: dict[str, tuple[str, str]], writer) -> None:
@@ -116,8 +143,11 @@ def _vectors(index_dir: Path) -> np.ndarray:
 
 
 def _results(searcher: Searcher) -> list[list[tuple[str, float]]]:
-    return [[(h.chunk.id, round(h.score, 5)) for h in searcher.search(q, k=4, mode=mode)]
-            for q in QUESTIONS for mode in ("dense", "bm25", "hybrid")]
+    return [
+        [(h.chunk.id, round(h.score, 5)) for h in searcher.search(q, k=4, mode=mode)]
+        for q in QUESTIONS
+        for mode in ("dense", "bm25", "hybrid")
+    ]
 
 
 def test_incremental_update_equals_a_full_rebuild(tmp_path, e5, article_writer):
@@ -138,10 +168,12 @@ def test_incremental_update_equals_a_full_rebuild(tmp_path, e5, article_writer):
         assert build(full, e5, full_dir / "index").embedded == 4
 
         assert [r[0].id for r in incremental.chunk_rows()] == [r[0].id for r in full.chunk_rows()]
-        np.testing.assert_allclose(_vectors(incremental_dir / "index"),
-                                   _vectors(full_dir / "index"), atol=1e-5)
+        np.testing.assert_allclose(
+            _vectors(incremental_dir / "index"), _vectors(full_dir / "index"), atol=1e-5
+        )
         assert _results(Searcher(incremental_dir / "index", e5)) == _results(
-            Searcher(full_dir / "index", e5))
+            Searcher(full_dir / "index", e5)
+        )
 
         # A rebuild of either takes every vector from the cache.
         assert build(incremental, e5, incremental_dir / "index").embedded == 0

@@ -34,8 +34,11 @@ def test_plural_and_singular_meet_after_stemming():
 
 def test_stop_words_are_dropped_and_digits_kept():
     assert tokenize("il della per con che non") == []
-    assert tokenize("Nel 2024 sono 40 impianti") == [*tokenize("2024"), *tokenize("40"),
-                                                    *tokenize("impianti")]
+    assert tokenize("Nel 2024 sono 40 impianti") == [
+        *tokenize("2024"),
+        *tokenize("40"),
+        *tokenize("impianti"),
+    ]
 
 
 DOCS = [
@@ -75,8 +78,7 @@ def test_bm25_survives_save_and_load(tmp_path):
 
 def test_idf_is_higher_for_rarer_terms():
     index = LexicalIndex.build([*DOCS, "Il cluster della meccanica.", "Un altro cluster."])
-    [cluster, pomodoro, unknown] = index.idf([*tokenize("cluster"), *tokenize("pomodoro"),
-                                             "zzz"])
+    [cluster, pomodoro, unknown] = index.idf([*tokenize("cluster"), *tokenize("pomodoro"), "zzz"])
     assert unknown > pomodoro > cluster
 
 

@@ -39,7 +39,7 @@ def test_first_ingest_adds_every_test_article(test_data_copy, store):
         stored = store.get(info.id)
         rows = [c for c, *_ in store.chunk_rows() if c.article_id == info.id]
         assert len(rows) == info.chunks > 0
-        assert all(stored.text[c.start:c.end] == c.text for c in rows)
+        assert all(stored.text[c.start : c.end] == c.text for c in rows)
 
 
 @pytest.mark.slow
@@ -67,24 +67,31 @@ def test_reingesting_the_same_folder_changes_nothing(test_data_copy, store, data
 
 
 @pytest.mark.slow
-def test_editing_one_file_updates_exactly_that_article(tmp_path, store, data_dir, e5,
-                                                       article_writer):
+def test_editing_one_file_updates_exactly_that_article(
+    tmp_path, store, data_dir, e5, article_writer
+):
     folder = tmp_path / "articoli"
     for name, title, text in [
         ("uno.txt", "Primo", "Il cluster della meccanica apre una sede a Bologna."),
         ("due.txt", "Secondo", "Il cluster della salute inaugura un laboratorio a Modena."),
         ("tre.txt", "Terzo", "Il cluster dell'energia presenta un impianto a Ravenna."),
     ]:
-        article_writer(folder, name, title, text, date="2024-03-01",
-                       url=f"https://news.example/{name}")
+        article_writer(
+            folder, name, title, text, date="2024-03-01", url=f"https://news.example/{name}"
+        )
     ingest([folder], store)
     update_index(store, e5, data_dir / "index")
     before = {a.id: store.get(a.id) for a in store.articles()}
     revision = store.revision
 
-    article_writer(folder, "due.txt", "Secondo",
-                   "Il cluster della salute inaugura un laboratorio di genomica a Carpi.",
-                   date="2024-03-01", url="https://news.example/due.txt")
+    article_writer(
+        folder,
+        "due.txt",
+        "Secondo",
+        "Il cluster della salute inaugura un laboratorio di genomica a Carpi.",
+        date="2024-03-01",
+        url="https://news.example/due.txt",
+    )
     report = ingest([folder], store)
     assert outcome(report) == (0, 1, 2, 0, 0)
     assert store.revision == revision + 1

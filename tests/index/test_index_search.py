@@ -17,27 +17,45 @@ from server.pipeline import ingest_paths, update_index
 pytestmark = pytest.mark.slow
 
 CORPUS = {
-    "idrogeno.txt": ("Idrogeno verde a Ravenna", "2024-05-27", "https://news.example/idrogeno",
-                     "A Ravenna è stato inaugurato un impianto pilota che produce idrogeno verde "
-                     "con l'energia del sole. L'impianto è stato progettato dall'ing. Marta "
-                     "Orsini e produrrà 40 tonnellate di idrogeno all'anno."),
-    "baviera.txt": ("Missione delle imprese meccaniche a Monaco di Baviera", "2024-11-12",
-                    "https://news.example/baviera",
-                    "Quattordici imprese della meccanica emiliana hanno partecipato alla missione "
-                    "a Monaco di Baviera dal 5 al 7 novembre. Le aziende hanno incontrato i "
-                    "costruttori tedeschi di macchine utensili."),
-    "festival.txt": ("Festival delle industrie creative", "2024-09-24",
-                     "https://news.example/festival",
-                     "A Reggio Emilia il festival delle industrie creative ha riunito musei, "
-                     "designer e sviluppatori di videogiochi. Lucia Galassi ha parlato di "
-                     "turismo digitale e di realtà aumentata nei musei."),
-    "startup.txt": ("Graduatoria del bando per le start-up", "2024-07-09", None,
-                    "Il bando regionale per le start-up innovative ha finanziato 38 progetti con "
-                    "3,2 milioni di euro. Le imprese hanno diciotto mesi per completare i "
-                    "progetti."),
-    "senza-data.txt": ("Nota interna sul calendario", None, None,
-                       "Una nota interna sul calendario delle riunioni del cluster della salute "
-                       "per il prossimo semestre."),
+    "idrogeno.txt": (
+        "Idrogeno verde a Ravenna",
+        "2024-05-27",
+        "https://news.example/idrogeno",
+        "A Ravenna è stato inaugurato un impianto pilota che produce idrogeno verde "
+        "con l'energia del sole. L'impianto è stato progettato dall'ing. Marta "
+        "Orsini e produrrà 40 tonnellate di idrogeno all'anno.",
+    ),
+    "baviera.txt": (
+        "Missione delle imprese meccaniche a Monaco di Baviera",
+        "2024-11-12",
+        "https://news.example/baviera",
+        "Quattordici imprese della meccanica emiliana hanno partecipato alla missione "
+        "a Monaco di Baviera dal 5 al 7 novembre. Le aziende hanno incontrato i "
+        "costruttori tedeschi di macchine utensili.",
+    ),
+    "festival.txt": (
+        "Festival delle industrie creative",
+        "2024-09-24",
+        "https://news.example/festival",
+        "A Reggio Emilia il festival delle industrie creative ha riunito musei, "
+        "designer e sviluppatori di videogiochi. Lucia Galassi ha parlato di "
+        "turismo digitale e di realtà aumentata nei musei.",
+    ),
+    "startup.txt": (
+        "Graduatoria del bando per le start-up",
+        "2024-07-09",
+        None,
+        "Il bando regionale per le start-up innovative ha finanziato 38 progetti con "
+        "3,2 milioni di euro. Le imprese hanno diciotto mesi per completare i "
+        "progetti.",
+    ),
+    "senza-data.txt": (
+        "Nota interna sul calendario",
+        None,
+        None,
+        "Una nota interna sul calendario delle riunioni del cluster della salute "
+        "per il prossimo semestre.",
+    ),
 }
 
 
@@ -65,15 +83,17 @@ def titles(hits) -> list[str]:
 
 
 def test_dense_search_answers_an_italian_question(searcher):
-    hits = searcher.search("Chi ha progettato l'impianto per l'idrogeno a Ravenna?", k=3,
-                           mode="dense")
+    hits = searcher.search(
+        "Chi ha progettato l'impianto per l'idrogeno a Ravenna?", k=3, mode="dense"
+    )
     assert hits[0].title == "Idrogeno verde a Ravenna"
     assert "Marta Orsini" in hits[0].chunk.text
 
 
 def test_dense_search_answers_an_english_question(searcher):
-    hits = searcher.search("How many companies joined the trade mission to Munich?", k=3,
-                           mode="dense")
+    hits = searcher.search(
+        "How many companies joined the trade mission to Munich?", k=3, mode="dense"
+    )
     assert hits[0].title == "Missione delle imprese meccaniche a Monaco di Baviera"
     assert "Quattordici imprese" in hits[0].chunk.text
 
@@ -86,7 +106,7 @@ def test_hybrid_search_finds_a_name_with_full_metadata(searcher, corpus):
     assert hit.published == date(2024, 9, 24)
     assert hit.source.endswith("festival.txt")
     article = store.get(hit.chunk.article_id)
-    assert article.text[hit.chunk.start:hit.chunk.end] == hit.chunk.text
+    assert article.text[hit.chunk.start : hit.chunk.end] == hit.chunk.text
     assert hit.similarity is not None
     assert hit.bm25 is not None
     assert hit.bm25 > 0
@@ -104,13 +124,42 @@ def test_modes_report_their_own_signals(searcher):
     assert hybrid[0].title == "Idrogeno verde a Ravenna"
     scores = [h.score for h in hybrid]
     assert scores == sorted(scores, reverse=True)
-    # Hybrid scores are reciprocal-rank sums over the two rankings.
+
+    # Default hybrid scores: each ranking's scores min-max scaled to [0, 1], then summed.
+    def scaled(hits):
+        values = [h.score for h in hits]
+        low, high = min(values), max(values)
+        return {h.chunk.id: (h.score - low) / (high - low) if high > low else 1.0 for h in hits}
+
+    wide_dense = searcher.search("idrogeno verde", k=100, mode="dense")
+    wide_lexical = searcher.search("idrogeno verde", k=100, mode="bm25")
+    for hit in hybrid:
+        expected = sum(
+            ranks.get(hit.chunk.id, 0.0) for ranks in (scaled(wide_dense), scaled(wide_lexical))
+        )
+        assert hit.score == pytest.approx(expected)
+
+
+def test_rrf_fusion_sums_reciprocal_ranks(corpus, e5):
+    rrf = Searcher(corpus[0], e5, Fusion(method="rrf", k=60))
+    dense = rrf.search("idrogeno verde", k=100, mode="dense")
+    lexical = rrf.search("idrogeno verde", k=100, mode="bm25")
+    hybrid = rrf.search("idrogeno verde", k=5, mode="hybrid")
     dense_rank = {h.chunk.id: n for n, h in enumerate(dense, start=1)}
     lexical_rank = {h.chunk.id: n for n, h in enumerate(lexical, start=1)}
+    assert hybrid[0].title == "Idrogeno verde a Ravenna"
     for hit in hybrid:
-        expected = sum(1 / (60 + ranks[hit.chunk.id]) for ranks in (dense_rank, lexical_rank)
-                       if hit.chunk.id in ranks)
+        expected = sum(
+            1 / (60 + ranks[hit.chunk.id])
+            for ranks in (dense_rank, lexical_rank)
+            if hit.chunk.id in ranks
+        )
         assert hit.score == pytest.approx(expected)
+
+
+def test_fusion_rejects_unknown_method():
+    with pytest.raises(ValueError, match="unknown fusion"):
+        Fusion(method="max")
 
 
 def test_bm25_with_no_known_word_returns_nothing(searcher):
@@ -125,20 +174,24 @@ def test_filters_apply_before_the_top_k_cut(corpus, e5):
     assert titles(narrow.search(question, k=1)) == ["Idrogeno verde a Ravenna"]
     for mode in ("hybrid", "dense"):
         assert titles(narrow.search(question, k=1, mode=mode, filters=september)) == [
-            "Festival delle industrie creative"]
+            "Festival delle industrie creative"
+        ]
     # BM25 still needs a matching word: "musei" is only in the festival article.
     lexical = "idrogeno idrogeno Ravenna musei"
     assert titles(narrow.search(lexical, k=1, mode="bm25")) == ["Idrogeno verde a Ravenna"]
     assert titles(narrow.search(lexical, k=1, mode="bm25", filters=september)) == [
-        "Festival delle industrie creative"]
+        "Festival delle industrie creative"
+    ]
 
 
 def test_source_filter_matches_url_or_file(searcher):
     question = "impianto di idrogeno"
     assert titles(searcher.search(question, k=5, filters=Filters(source="FESTIVAL"))) == [
-        "Festival delle industrie creative"]
+        "Festival delle industrie creative"
+    ]
     assert titles(searcher.search(question, k=5, filters=Filters(source="startup.txt"))) == [
-        "Graduatoria del bando per le start-up"]
+        "Graduatoria del bando per le start-up"
+    ]
     assert searcher.search(question, k=5, filters=Filters(source="nessuna-fonte")) == []
 
 
@@ -149,10 +202,13 @@ def test_date_filters_drop_undated_articles(searcher):
         hits = searcher.search(question, k=10, filters=filters)
         assert len(hits) == 4
         assert "Nota interna sul calendario" not in titles(hits)
-    summer = searcher.search(question, k=10, filters=Filters(since=date(2024, 5, 27),
-                                                            until=date(2024, 7, 9)))
-    assert sorted(titles(summer)) == ["Graduatoria del bando per le start-up",
-                                      "Idrogeno verde a Ravenna"]
+    summer = searcher.search(
+        question, k=10, filters=Filters(since=date(2024, 5, 27), until=date(2024, 7, 9))
+    )
+    assert sorted(titles(summer)) == [
+        "Graduatoria del bando per le start-up",
+        "Idrogeno verde a Ravenna",
+    ]
 
 
 def test_invalid_searches_are_rejected(searcher):
@@ -196,7 +252,8 @@ def test_searcher_picks_up_a_new_generation(tmp_path, store, data_dir, e5, artic
     report = build(store, e5, index_dir)
     assert report.embedded == 1
     assert titles(searcher.search("Lucia Galassi", mode="bm25")) == [
-        "Festival delle industrie creative"]
+        "Festival delle industrie creative"
+    ]
     assert searcher.generation().name == report.generation != first
 
 
