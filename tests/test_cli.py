@@ -244,9 +244,15 @@ def test_eval_scores_a_demo_style_question_file(ingested, tmp_path):
     questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
                          encoding="utf-8")
     result = run("eval", questions, "--json", "--mode", "hybrid", "--mode", "bm25",
-                 data_dir=ingested[0])
+                 "--answers", data_dir=ingested[0])
     assert result.returncode == 0, result.stderr
-    scores = json.loads(result.stdout)
+    payload = json.loads(result.stdout)
+    scores = payload["retrieval"]
+    answers = payload["answers"]
+    assert answers["questions"] == 4
+    assert answers["answerable"] == 3
+    assert answers["abstained_unanswerable"] == 1.0  # nothing about football in the articles
+    assert 0.0 <= answers["containment"] <= 1.0
     assert [s["mode"] for s in scores] == ["hybrid", "bm25"]
     for s in scores:
         assert s["questions"] == 3  # the unanswerable one is not scored
