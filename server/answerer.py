@@ -105,10 +105,11 @@ class Weights:
     context: float = 0.35  # ... in the sentence, its heading, title and previous sentence
     rank: float = 0.1  # the hit's rank, as 1 / (1 + rank)
     similarity: float = 0.1  # the hit's dense similarity
-    strong_cue: float = 0.2  # the asked-for span next to a question term
+    strong_cue: float = 0.1  # the asked-for span next to a question term
     weak_cue: float = 0.05  # the asked-for span elsewhere in the sentence
     no_cue: float = 0.8  # factor when the question asks for a span the sentence lacks
-    companion: float = 0.85  # extra sentences must score this share of the best one
+    companion: float = 0.8  # extra sentences must score this share of the best one
+    companion_needs_span: bool = False  # ... and, if set, hold the asked-for kind of span
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,7 @@ def abstain(question: str, hits: Sequence[Hit], answerer: str = "extractive") ->
 
 
 class ExtractiveAnswerer:
-    """Quotes the one to three retrieved sentences that best answer the question.
+    """Quotes the one or two (max_sentences) retrieved sentences that best answer the question.
 
     Each sentence of the top hits is scored by IDF-weighted overlap of stemmed terms
     with the question (in the sentence, and in its heading, title and previous
@@ -181,8 +182,8 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         idf: Callable[[Sequence[str]], list[float]],
-        threshold: float = 0.5,
-        max_sentences: int = 3,
+        threshold: float = 0.4,
+        max_sentences: int = 2,
         weights: Weights | None = None,
     ) -> None:
         if not 0 <= threshold <= 1:
@@ -279,7 +280,9 @@ class ExtractiveAnswerer:
                 or other.score < self.weights.companion * best.score
             ):
                 break
-            if other.span and not any(_overlaps(other, c) for c in chosen):
+            if (other.span or not self.weights.companion_needs_span) and not any(
+                _overlaps(other, c) for c in chosen
+            ):
                 chosen.append(other)
         chosen.sort(key=lambda c: (c.rank, c.start))
         citations = tuple(_citation(n, c) for n, c in enumerate(chosen, start=1))
