@@ -14,23 +14,20 @@ from ingest.errors import UnsupportedFormat
 from ingest.parse import sniff_kind
 from server.deps import Admin, ServicesDep
 from server.pipeline import IngestReport, ingest_file, update_index
-from server.schemas import DocumentOut, JobOut
+from server.schemas import DocumentOut, JobOut, error_responses
 from server.wiring import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Admin])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
-    for code, text in [
-        (400, "malformed multipart upload"),
-        (401, "admin token required"),
-        (403, "invalid token or admin disabled"),
-        (404, "not found"),
-        (409, "a job is running"),
-        (413, "file too large"),
-        (415, "unsupported file type"),
-    ]
-}
+ERRORS = error_responses(
+    (400, "malformed multipart upload"),
+    (401, "admin token required"),
+    (403, "invalid token or admin disabled"),
+    (404, "not found"),
+    (409, "a job is running"),
+    (413, "file too large"),
+    (415, "unsupported file type"),
+)
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
 

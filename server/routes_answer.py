@@ -27,22 +27,20 @@ from server.schemas import (
     SearchOut,
     answer_out,
     citation_out,
+    error_responses,
     hit_out,
 )
 from server.wiring import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
-    for code, text in [
-        (400, "bad input"),
-        (401, "API key required"),
-        (403, "invalid API key"),
-        (422, "invalid request"),
-        (503, "no index yet"),
-    ]
-}
+ERRORS = error_responses(
+    (400, "bad input"),
+    (401, "API key required"),
+    (403, "invalid API key"),
+    (422, "invalid request"),
+    (503, "no index yet"),
+)
 
 
 def _filters(model: FiltersIn | None) -> Filters | None:

@@ -193,6 +193,14 @@ class ChatCompletionIn(BaseModel):
     stream: bool = False
 
 
+def error_responses(*codes: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for JSON errors: every one is `{"detail": "..."}`."""
+    return {
+        code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
+        for code, text in codes
+    }
+
+
 def hit_out(hit: Hit) -> HitOut:
     """Convert a search hit."""
     c = hit.chunk
