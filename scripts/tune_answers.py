@@ -66,14 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     idf = idf_from(searcher)
     results = []
     base = Weights()
-    grid = itertools.product((0.3, 0.45), (0.35, 0.2), (0.1, 0.25), (0.2, 0.1), (0.85, 1.01))
-    for own, context, rank, strong, companion in grid:
-        weights = replace(
-            base, own=own, context=context, rank=rank, strong_cue=strong, companion=companion
+    grid = itertools.product((1, 2, 3), (0.7, 0.8, 0.9), (False, True), (0.3, 0.4, 0.5))
+    for sentences, companion, needs_span, threshold in grid:
+        weights = replace(base, companion=companion, companion_needs_span=needs_span)
+        answerer = ExtractiveAnswerer(
+            idf, threshold=threshold, weights=weights, max_sentences=sentences
         )
-        for threshold in (0.3, 0.4, 0.5):
-            answerer = ExtractiveAnswerer(idf, threshold=threshold, weights=weights)
-            results.append({"threshold": threshold, **asdict(weights), **score(answerer, asked)})
+        results.append(
+            {
+                "threshold": threshold,
+                "max_sentences": sentences,
+                **asdict(weights),
+                **score(answerer, asked),
+            }
+        )
     results.sort(key=lambda r: r["containment"])
     for result in results:
         sys.stdout.write(json.dumps(result) + "\n")

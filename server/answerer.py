@@ -284,7 +284,8 @@ class ExtractiveAnswerer:
                 _overlaps(other, c) for c in chosen
             ):
                 chosen.append(other)
-        chosen.sort(key=lambda c: (c.rank, c.start))
+        # The best sentence leads; companions follow in reading order.
+        chosen[1:] = sorted(chosen[1:], key=lambda c: (c.rank, c.start))
         citations = tuple(_citation(n, c) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{_one_line(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, "extractive", (), language(question))

@@ -15,8 +15,19 @@ TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
 CLI = Path(sys.executable).parent / "clusterchat"
 ARTICLE_FILES = ("articolo.html", "nota.txt", "guida.md", "bollettino.pdf", "articoli.jsonl")
-HIT_KEYS = {"article_id", "chunk_id", "title", "url", "date", "score", "start", "end", "page",
-            "heading", "text"}
+HIT_KEYS = {
+    "article_id",
+    "chunk_id",
+    "title",
+    "url",
+    "date",
+    "score",
+    "start",
+    "end",
+    "page",
+    "heading",
+    "text",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +37,9 @@ def run(*args: str | Path, data_dir: Path | None = None) -> subprocess.Completed
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTERCHAT_")}
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env,
-                          check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=env, check=False
+    )
 
 
 def one_line(text: str) -> str:
@@ -100,8 +112,14 @@ def test_documents_lists_ids_and_titles(ingested):
 
 
 def test_search_json_returns_hits_with_the_documented_keys(ingested):
-    result = run("search", "Quante imprese hanno partecipato al primo incontro a Piacenza?",
-                 "--json", "--k", "3", data_dir=ingested[0])
+    result = run(
+        "search",
+        "Quante imprese hanno partecipato al primo incontro a Piacenza?",
+        "--json",
+        "--k",
+        "3",
+        data_dir=ingested[0],
+    )
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)["hits"]
     assert 1 <= len(hits) <= 3
@@ -112,14 +130,30 @@ def test_search_json_returns_hits_with_the_documented_keys(ingested):
 
 
 def test_search_filters_and_pdf_pages(ingested):
-    result = run("search", "dimostrazioni di stampa 3D a Modena", "--json", "--mode", "bm25",
-                 "--source", "bollettino", data_dir=ingested[0])
+    result = run(
+        "search",
+        "dimostrazioni di stampa 3D a Modena",
+        "--json",
+        "--mode",
+        "bm25",
+        "--source",
+        "bollettino",
+        data_dir=ingested[0],
+    )
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)["hits"]
     assert {h["title"] for h in hits} == {"Bollettino dei cluster"}
     assert any("stampa 3D" in h["text"] and h["page"] == 2 for h in hits)
-    dated = run("search", "cluster", "--json", "--since", "2024-03-02", "--until", "2024-03-31",
-                data_dir=ingested[0])
+    dated = run(
+        "search",
+        "cluster",
+        "--json",
+        "--since",
+        "2024-03-02",
+        "--until",
+        "2024-03-31",
+        data_dir=ingested[0],
+    )
     assert {h["date"] for h in json.loads(dated.stdout)["hits"]} <= {"2024-03-05", "2024-03-12"}
 
 
@@ -151,8 +185,9 @@ def test_delete_removes_an_article(data_copy):
     assert result.returncode == 0, result.stderr
     assert f"deleted {target['id']}" in result.stderr
     assert target["id"] not in {r["id"] for r in documents(data_copy)}
-    search = run("search", "domande entro il 30 giugno 2024", "--json", "--k", "10",
-                 data_dir=data_copy)
+    search = run(
+        "search", "domande entro il 30 giugno 2024", "--json", "--k", "10", data_dir=data_copy
+    )
     assert target["id"] not in {h["article_id"] for h in json.loads(search.stdout)["hits"]}
     again = run("delete", target["id"], data_dir=data_copy)
     assert again.returncode == 2
@@ -174,17 +209,24 @@ def test_bad_inputs_are_reported_by_file_and_exit_1(tmp_path, bad_inputs_factory
     result = run("ingest", *bad.values(), good, data_dir=data)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    reasons = {"encrypted_pdf": "the PDF is encrypted", "image_only_pdf": "no text layer",
-               "menu_only_html": "no main article text", "bad_utf8": "not valid UTF-8",
-               "jsonl_bad_line": "invalid JSON", "docx": "unsupported file type",
-               "fake_pdf": "the content is not a PDF"}
+    reasons = {
+        "encrypted_pdf": "the PDF is encrypted",
+        "image_only_pdf": "no text layer",
+        "menu_only_html": "no main article text",
+        "bad_utf8": "not valid UTF-8",
+        "jsonl_bad_line": "invalid JSON",
+        "docx": "unsupported file type",
+        "fake_pdf": "the content is not a PDF",
+    }
     for key, path in bad.items():
         name = f"{path}:2" if key == "jsonl_bad_line" else str(path)
         assert squeezed(f"failed {name}: {reasons[key]}") in squeezed(result.stderr), key
     assert "failed 7" in one_line(result.stderr)
     assert {r["title"] for r in documents(data)} == {
-        "Nota di prova sul cluster agroalimentare", "Primo articolo valido",
-        "Terzo articolo valido"}
+        "Nota di prova sul cluster agroalimentare",
+        "Primo articolo valido",
+        "Terzo articolo valido",
+    }
 
 
 def test_failure_lines_are_not_wrapped_when_piped(tmp_path):
@@ -210,13 +252,17 @@ def test_missing_path_exits_2_with_a_clear_message(tmp_path):
 def _commands() -> list[str]:
     from server.cli import app
 
-    return sorted(c.name or c.callback.__name__.removesuffix("_command").replace("_", "-")
-                  for c in app.registered_commands)
+    return sorted(
+        c.name or c.callback.__name__.removesuffix("_command").replace("_", "-")
+        for c in app.registered_commands
+    )
 
 
 def test_help_works_on_every_subcommand():
     commands = _commands()
-    assert {"ingest", "documents", "delete", "reindex", "search", "eval"} <= set(commands)
+    assert {"ingest", "documents", "delete", "reindex", "search", "eval", "ask", "serve"} <= set(
+        commands
+    )
     top = run("--help")
     assert top.returncode == 0
     for command in commands:
@@ -230,21 +276,57 @@ def test_help_works_on_every_subcommand():
 def test_eval_scores_a_demo_style_question_file(ingested, tmp_path):
     questions = tmp_path / "domande.jsonl"
     records = [
-        {"id": "t1", "question": "Quante imprese hanno partecipato all'incontro di Piacenza?",
-         "lang": "it", "answerable": True, "source": "nota.txt", "answers": ["18 imprese"],
-         "kind": "number"},
-        {"id": "t2", "question": "Chi è il direttore del Centro Ricerche Estensi?",
-         "lang": "it", "answerable": True, "source": "articolo.html",
-         "answers": ["Giulio Neri"], "kind": "speaker"},
-        {"id": "t3", "question": "How many solar plants did Sole Verde install?", "lang": "en",
-         "answerable": True, "source": "articoli.jsonl", "answers": ["40"], "kind": "number"},
-        {"id": "t4", "question": "Chi ha vinto il campionato di calcio?", "lang": "it",
-         "answerable": False, "source": None, "answers": [], "kind": "unanswerable"},
+        {
+            "id": "t1",
+            "question": "Quante imprese hanno partecipato all'incontro di Piacenza?",
+            "lang": "it",
+            "answerable": True,
+            "source": "nota.txt",
+            "answers": ["18 imprese"],
+            "kind": "number",
+        },
+        {
+            "id": "t2",
+            "question": "Chi è il direttore del Centro Ricerche Estensi?",
+            "lang": "it",
+            "answerable": True,
+            "source": "articolo.html",
+            "answers": ["Giulio Neri"],
+            "kind": "speaker",
+        },
+        {
+            "id": "t3",
+            "question": "How many solar plants did Sole Verde install?",
+            "lang": "en",
+            "answerable": True,
+            "source": "articoli.jsonl",
+            "answers": ["40"],
+            "kind": "number",
+        },
+        {
+            "id": "t4",
+            "question": "Chi ha vinto il campionato di calcio?",
+            "lang": "it",
+            "answerable": False,
+            "source": None,
+            "answers": [],
+            "kind": "unanswerable",
+        },
     ]
-    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
-                         encoding="utf-8")
-    result = run("eval", questions, "--json", "--mode", "hybrid", "--mode", "bm25",
-                 "--answers", data_dir=ingested[0])
+    questions.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8"
+    )
+    result = run(
+        "eval",
+        questions,
+        "--json",
+        "--mode",
+        "hybrid",
+        "--mode",
+        "bm25",
+        "--answers",
+        data_dir=ingested[0],
+    )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     scores = payload["retrieval"]
@@ -271,3 +353,52 @@ def test_eval_rejects_a_bad_question_file(ingested, tmp_path):
     missing = run("eval", tmp_path / "manca.jsonl", data_dir=ingested[0])
     assert missing.returncode == 2
     assert "no such file" in one_line(missing.stderr)
+
+
+def test_ask_prints_the_answer_with_numbered_sources(ingested):
+    result = run("ask", "Quante imprese hanno partecipato all'incontro?", data_dir=ingested[0])
+    assert result.returncode == 0, result.stderr
+    first_sentence = result.stdout.split("[1]", 1)[0]
+    assert "18 imprese" in first_sentence  # the best sentence leads the answer
+    assert "[1] Nota di prova sul cluster agroalimentare (2024-04-02)" in one_line(result.stdout)
+    assert "https://news.clust-er.example/test-txt" in result.stdout
+
+
+def test_ask_json_has_the_answer_contract(ingested):
+    result = run(
+        "ask",
+        "Chi è il direttore del Centro Ricerche Estensi?",
+        "--json",
+        "--k",
+        "3",
+        data_dir=ingested[0],
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert {"answer", "abstained", "citations", "answerer", "timings_ms"} <= set(answer)
+    assert not answer["abstained"]
+    assert "Giulio Neri" in answer["answer"]
+    citation = answer["citations"][0]
+    assert {"n", "article_id", "chunk_id", "title", "url", "date", "quote", "start", "end"} <= set(
+        citation
+    )
+    assert (
+        citation["quote"]
+        == citation["passage"][
+            citation["start"] - citation["passage_start"] : citation["end"]
+            - citation["passage_start"]
+        ]
+    )
+
+
+def test_ask_abstains_in_english_for_english_questions(ingested):
+    result = run("ask", "Who won the 1982 football world cup?", data_dir=ingested[0])
+    assert result.returncode == 0, result.stderr
+    assert "I could not find this information in the articles." in result.stdout
+
+
+def test_ask_rejects_an_empty_question_with_exit_2(ingested):
+    result = run("ask", "   ", data_dir=ingested[0])
+    assert result.returncode == 2
+    assert "empty" in result.stderr
+    assert "Traceback" not in result.stderr
