@@ -23,7 +23,8 @@ class Question:
     id: str
     question: str
     doc_id: str | None = None  # gold article id (SQuAD-it format)
-    source: str | None = None  # or: gold source file name (demo format)
+    # or: gold source file name(s) (demo format; a list when several articles state the fact)
+    source: str | tuple[str, ...] | None = None
     answers: tuple[str, ...] = ()
     answerable: bool = True
     lang: str = "it"
@@ -32,7 +33,16 @@ class Question:
         """True when `hit` comes from the gold article."""
         if self.doc_id is not None:
             return hit.chunk.article_id == self.doc_id
-        return self.source is not None and Path(hit.source).name == self.source
+        if self.source is None:
+            return False
+        names = (self.source,) if isinstance(self.source, str) else self.source
+        return Path(hit.source).name in names
+
+
+def _source(value: object) -> str | tuple[str, ...] | None:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return None if value is None else str(value)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -52,7 +62,7 @@ def load_questions(path: Path) -> list[Question]:
                     id=str(record.get("id", number)),
                     question=str(record["question"]),
                     doc_id=record.get("doc_id"),
-                    source=record.get("source"),
+                    source=_source(record.get("source")),
                     answers=tuple(record.get("answers") or ()),
                     answerable=bool(record.get("answerable", True)),
                     lang=str(record.get("lang", "it")),
@@ -169,7 +179,7 @@ def evaluate_answers(
         abstained_ok += answer.abstained
         text = normalise(answer.text)
         has = any(normalise(a) and normalise(a) in text for a in q.answers)
-        cited = any(q.is_gold(_as_hit(c)) for c in answer.citations)
+        cited = any(q.is_gold(citation_as_hit(c)) for c in answer.citations)
         contains += has
         cites += cited
         both += has and cited
@@ -189,7 +199,7 @@ def evaluate_answers(
     )
 
 
-def _as_hit(citation: Any) -> Hit:
+def citation_as_hit(citation: Any) -> Hit:
     """A citation viewed as a hit, so `Question.is_gold` can judge it."""
     chunk = Chunk(
         citation.chunk_id, citation.article_id, 0, citation.quote, citation.start, citation.end
