@@ -48,10 +48,19 @@ _ELIDED = {
 }
 
 
+# Every combining mark of the Basic Multilingual Plane, as one regex class.
+_COMBINING = re.compile(
+    "["
+    + "".join(re.escape(chr(c)) for c in range(0x300, 0x10000) if unicodedata.combining(chr(c)))
+    + "]"
+)
+
+
 def _fold(text: str) -> str:
     """Drop accents, so "qualita" and "qualità", "perche" and "perché" meet."""
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFD", text))
 
 
 # Bump when tokenize() changes: an index built by another version must be rebuilt.

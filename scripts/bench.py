@@ -779,6 +779,7 @@ def render(result: dict[str, Any]) -> str:
         *_section_search(f, met),
         *_section_http(f, met),
         *_section_quality(f),
+        *_section_compare(result),
         "## Profile",
         "",
         (
@@ -973,7 +974,59 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=REPO / "docs", help="report folder")
     parser.add_argument("--skip-http", action="store_true", help="no `clusterchat serve` run")
+    parser.add_argument(
+        "--before", type=Path, help="an earlier benchmarks.json to compare with (before/after)"
+    )
     return parser.parse_args(argv)
+
+
+COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hybrid search p50 ms", ("search", "hybrid", "p50_ms", "median")),
+    ("dense search p50 ms", ("search", "dense", "p50_ms", "median")),
+    ("/api/ask 1 client p50 ms", ("http", "sequential", "p50_ms", "median")),
+    ("/api/ask 1 client p95 ms", ("http", "sequential", "p95_ms", "median")),
+    ("/api/ask 20 clients p50 ms", ("http", "concurrent", "p50_ms", "median")),
+    ("/api/ask 20 clients requests/s", ("http", "concurrent", "requests_per_s", "median")),
+    ("extractive answer p50 ms", ("quality", "answers", "p50_ms")),
+    ("answer containment", ("quality", "answers", "containment")),
+)
+
+
+def _dig(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = figures
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures that a change is meant to move, before and after."""
+    return [
+        {
+            "figure": name,
+            "before": _dig(before["figures"], path),
+            "after": _dig(after["figures"], path),
+        }
+        for name, path in COMPARED
+    ]
+
+
+def _section_compare(result: dict[str, Any]) -> list[str]:
+    if "compare" not in result:
+        return []
+    before = result["before"]
+    rows = [[r["figure"], _cell(r["before"]), _cell(r["after"])] for r in result["compare"]]
+    return [
+        "## Before and after",
+        "",
+        f"Against `{before['file']}` (generated {before['generated']}, code "
+        f"{before['git']}); what changed in between is in `docs/profile.md`.",
+        "",
+        *_table(["figure", "before", "after"], rows),
+        "",
+    ]
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
@@ -1038,6 +1091,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     result = run(args, argv)
     result["seconds"] = time.perf_counter() - started
+    if args.before:
+        earlier = json.loads(args.before.read_text())
+        result["before"] = {
+            "file": str(args.before),
+            "generated": earlier["generated"],
+            "git": earlier["machine"].get("git"),
+        }
+        result["compare"] = compare(earlier, result)
     (args.out / "benchmarks.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "benchmarks.md").write_text(render(result), encoding="utf-8")
     for row in result["goals"]:

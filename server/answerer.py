@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Protocol
 
 from index.lexical import tokenize
@@ -143,12 +144,27 @@ HISTORY_WEIGHT = 0.3
 PREFIX = 5
 
 
-def _matchable(tokens: set[str]) -> set[str]:
+def _matchable(tokens: Set[str]) -> set[str]:
     """Tokens plus their prefixes, so "iscriv" meets "iscrizion" (both start "iscri")."""
-    return tokens | {t[:PREFIX] for t in tokens if len(t) > PREFIX}
+    return set(tokens) | {t[:PREFIX] for t in tokens if len(t) > PREFIX}
 
 
-def _coverage(terms: dict[str, float], tokens: set[str]) -> float:
+@lru_cache(maxsize=8192)
+def _sentences(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
+    """A chunk's sentences with their matchable tokens, cached: hits repeat across questions."""
+    return tuple(
+        (start, end, frozenset(_matchable(set(tokenize(text[start:end])))))
+        for start, end in sentence_spans(text)
+    )
+
+
+@lru_cache(maxsize=8192)
+def _header(title: str, heading: str | None) -> frozenset[str]:
+    """Matchable tokens of an article title and section heading."""
+    return frozenset(_matchable(set(tokenize(f"{title} {heading or ''}"))))
+
+
+def _coverage(terms: dict[str, float], tokens: Set[str]) -> float:
     """IDF-weighted share of the question's terms found among `tokens` (with prefixes)."""
     total = sum(terms.values())
     if not total:
@@ -217,17 +233,18 @@ class ExtractiveAnswerer:
         kind = question_kind(question)
         everything: set[str] = set()
         for hit in hits:
-            everything |= set(tokenize(f"{hit.title} {hit.chunk.heading or ''} {hit.chunk.text}"))
-        support = _coverage(terms, _matchable(everything))
+            everything |= _header(hit.title, hit.chunk.heading)
+            for _, _, tokens in _sentences(hit.chunk.text):
+                everything |= tokens
+        support = _coverage(terms, everything)
         numbers = {t for t in terms if t.isdigit()}
         found: list[_Candidate] = []
         for rank, hit in enumerate(hits):
             text = hit.chunk.text
-            header = _matchable(set(tokenize(f"{hit.title} {hit.chunk.heading or ''}")))
-            previous: set[str] = set()
-            for start, end in sentence_spans(text):
+            header = _header(hit.title, hit.chunk.heading)
+            previous: frozenset[str] = frozenset()
+            for start, end, tokens in _sentences(text):
                 sentence = text[start:end]
-                tokens = _matchable(set(tokenize(sentence)))
                 own = _coverage(terms, tokens)
                 evidence = _coverage(terms, tokens | previous | header)
                 found_span = find_span(kind, sentence, question, terms)

@@ -137,3 +137,14 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert heading in report
     assert "| mode | p50 ms | p95 ms |" in report
     assert "| goal | value | target | status |" in report
+
+
+def test_compare_pairs_each_figure_before_and_after() -> None:
+    from scripts.bench import COMPARED, compare
+
+    before = {"figures": {"search": {"hybrid": {"p50_ms": {"median": 35.0}}}}}
+    after = {"figures": {"search": {"hybrid": {"p50_ms": {"median": 24.0}}}}}
+    rows = compare(before, after)
+    assert len(rows) == len(COMPARED)
+    assert rows[0] == {"figure": "hybrid search p50 ms", "before": 35.0, "after": 24.0}
+    assert all(r["before"] is None and r["after"] is None for r in rows[2:])
