@@ -120,8 +120,9 @@ def make_menu_only_html(path: Path) -> Path:
 
 def make_bad_utf8(path: Path) -> Path:
     """A text file with a Latin-1 byte in the middle of UTF-8 text."""
-    path.write_bytes(b"Titolo della nota\n\nIl cluster ha " + b"\xe8" +
-                     b" partito con 12 imprese.\n")
+    path.write_bytes(
+        b"Titolo della nota\n\nIl cluster ha " + b"\xe8" + b" partito con 12 imprese.\n"
+    )
     return path
 
 
@@ -180,8 +181,15 @@ def bad_inputs_factory() -> Callable[[Path], dict[str, Path]]:
     return make_bad_inputs
 
 
-def write_article(folder: Path, name: str, title: str, text: str, *, date: str | None = None,
-                  url: str | None = None) -> Path:
+def write_article(
+    folder: Path,
+    name: str,
+    title: str,
+    text: str,
+    *,
+    date: str | None = None,
+    url: str | None = None,
+) -> Path:
     """A .txt article with front matter, as a user would drop it in a folder."""
     lines = ["---", f"title: {title}"]
     if date:

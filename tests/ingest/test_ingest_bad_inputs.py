@@ -69,8 +69,10 @@ def test_jsonl_bad_line_is_reported_by_number_and_valid_lines_are_kept(bad_input
 )
 def test_jsonl_invalid_records_are_reported_with_their_reason(tmp_path, line, reason):
     path = tmp_path / "righe.jsonl"
-    path.write_text('{"id": "ok-1", "title": "Buono", "text": "Un testo valido."}\n\n'
-                    + line + "\n", encoding="utf-8")
+    path.write_text(
+        '{"id": "ok-1", "title": "Buono", "text": "Un testo valido."}\n\n' + line + "\n",
+        encoding="utf-8",
+    )
     parsed = parse_file(path)
     assert [a.id for a in parsed.articles] == ["ok-1"]
     assert [(e.line, e.reason.startswith(reason)) for e in parsed.line_errors] == [(3, True)]
@@ -148,16 +150,18 @@ def test_hidden_files_in_folders_are_skipped(tmp_path):
 def test_ingest_stores_good_files_and_reports_each_bad_one(bad_inputs, store):
     folder = bad_inputs["docx"].parent
     shutil.copy(DATA / "nota.txt", folder / "nota.txt")
-    report = ingest_paths([folder, bad_inputs["docx"]], store, chunk_chars=1200,
-                          chunk_overlap=200)
+    report = ingest_paths([folder, bad_inputs["docx"]], store, chunk_chars=1200, chunk_overlap=200)
     failed = dict(report.failed)
     expected = {str(p) for k, p in bad_inputs.items() if k != "jsonl_bad_line"}
     expected.add(f"{bad_inputs['jsonl_bad_line']}:2")
     assert set(failed) == expected
     assert report.added == 3  # nota.txt and the two valid JSONL lines
     titles = {a.title for a in store.articles()}
-    assert titles == {"Nota di prova sul cluster agroalimentare", "Primo articolo valido",
-                      "Terzo articolo valido"}
+    assert titles == {
+        "Nota di prova sul cluster agroalimentare",
+        "Primo articolo valido",
+        "Terzo articolo valido",
+    }
     # A file with a bad line is read again next time, so the error is reported again.
     again = ingest_paths([folder], store, chunk_chars=1200, chunk_overlap=200)
     assert f"{bad_inputs['jsonl_bad_line']}:2" in dict(again.failed)

@@ -33,7 +33,7 @@ def test_every_chunk_is_an_exact_slice_of_its_article(all_articles, size, overla
         chunks = chunk(article, size=size, overlap=overlap)
         assert chunks, article.source
         for n, c in enumerate(chunks):
-            assert article.text[c.start:c.end] == c.text, (article.source, c.id)
+            assert article.text[c.start : c.end] == c.text, (article.source, c.id)
             assert c.ordinal == n
             assert c.id == f"{article.id}:{n}"
             assert c.article_id == article.id
@@ -47,9 +47,9 @@ def test_chunks_respect_size_and_cover_the_whole_text(all_articles, size, overla
         assert all(len(c.text) <= size for c in chunks), article.source
         covered = [False] * len(article.text)
         for c in chunks:
-            covered[c.start:c.end] = [True] * (c.end - c.start)
+            covered[c.start : c.end] = [True] * (c.end - c.start)
         missed = [i for i, ch in enumerate(article.text) if not covered[i] and not ch.isspace()]
-        assert missed == [], (article.source, article.text[missed[0]:missed[0] + 40])
+        assert missed == [], (article.source, article.text[missed[0] : missed[0] + 40])
         starts = [c.start for c in chunks]
         assert starts == sorted(starts)
 
@@ -94,7 +94,7 @@ def test_overlap_repeats_the_trailing_sentences_of_the_previous_chunk():
     assert len(chunks) >= 3
     for previous, current in itertools.pairwise(chunks):
         assert current.start < previous.end
-        repeated = article.text[current.start:previous.end]
+        repeated = article.text[current.start : previous.end]
         assert len(repeated) <= 120
         # The repeated part is whole sentences: the tail of one chunk, the head of the next.
         assert repeated.startswith("Frase numero")
@@ -129,7 +129,7 @@ def test_a_sentence_longer_than_the_size_is_cut_at_whitespace():
     assert len(chunks) > 1
     for c in chunks:
         assert len(c.text) <= 120
-        assert article.text[c.start:c.end] == c.text
+        assert article.text[c.start : c.end] == c.text
         assert not c.text.startswith(" ")
         assert c.text.split(" ")[0] == "parola"  # never a word cut in half
         assert c.text.rstrip(".").split(" ")[-1] == "parola"

@@ -50,13 +50,22 @@ def test_html_metadata_comes_from_the_page():
 
 def test_html_keeps_the_article_text_and_drops_boilerplate():
     article = only_article("articolo.html")
-    neri = ("Il dott. Giulio Neri, direttore del Centro Ricerche Estensi, ha presentato un "
-            "programma di investimenti da 2,5 milioni di euro per nuovi laboratori.")
+    neri = (
+        "Il dott. Giulio Neri, direttore del Centro Ricerche Estensi, ha presentato un "
+        "programma di investimenti da 2,5 milioni di euro per nuovi laboratori."
+    )
     assert neri in article.text
     assert "210 persone" in article.text
-    for boilerplate in ("Home", "Notizie", "Eventi", "Contatti", "Privacy policy", "Cookie policy",
-                        "Iscriviti alla newsletter per ricevere le notizie dei cluster.",
-                        "© 2024 Clust-ER News"):
+    for boilerplate in (
+        "Home",
+        "Notizie",
+        "Eventi",
+        "Contatti",
+        "Privacy policy",
+        "Cookie policy",
+        "Iscriviti alla newsletter per ricevere le notizie dei cluster.",
+        "© 2024 Clust-ER News",
+    ):
         assert boilerplate not in article.text
     # The <h1> is the title, not the first line of the body.
     assert not article.text.startswith(article.title)
@@ -66,7 +75,7 @@ def test_html_subheadings_become_sections_and_chunk_headings():
     article = only_article("articolo.html")
     assert [s.title for s in article.sections] == ["Gli interventi", "I prossimi passi"]
     for section in article.sections:
-        assert article.text[section.start:].startswith(section.title)
+        assert article.text[section.start :].startswith(section.title)
     neri = chunk_containing(article, article.text.index("Il dott. Giulio Neri"))
     assert neri.heading == "Gli interventi"
     pilot = chunk_containing(article, article.text.index("Il forum tornerà nel 2025."))
@@ -121,9 +130,12 @@ def test_pdf_metadata_and_text():
     assert article.published == date(2024, 1, 15)
     assert article.url is None
     assert article.text.startswith("Data: 2024-01-15")
-    find(article.text, "Il 24 gennaio il cluster dell'agroalimentare ha ospitato un seminario "
-                       "sulla gestione dell'acqua in agricoltura, seguito da 85 persone in "
-                       "presenza e online.")
+    find(
+        article.text,
+        "Il 24 gennaio il cluster dell'agroalimentare ha ospitato un seminario "
+        "sulla gestione dell'acqua in agricoltura, seguito da 85 persone in "
+        "presenza e online.",
+    )
     assert "29 febbraio" in article.text
     for accent in ("è", "à", "ì", "ù"):
         assert accent in article.text
@@ -135,9 +147,12 @@ def test_pdf_chunks_carry_page_numbers():
     article = only_article("bollettino.pdf")
     assert len(article.pages) == 2
     page1 = find(article.text, "Il 24 gennaio il cluster dell'agroalimentare ha ospitato")
-    page2 = find(article.text, "A febbraio il Laboratorio Aperto di Modena ospiterà tre giornate "
-                               "di dimostrazioni sulla stampa 3D di componenti metallici, aperte "
-                               "alle imprese associate.")
+    page2 = find(
+        article.text,
+        "A febbraio il Laboratorio Aperto di Modena ospiterà tre giornate "
+        "di dimostrazioni sulla stampa 3D di componenti metallici, aperte "
+        "alle imprese associate.",
+    )
     assert article.page_at(page1) == 1
     assert article.page_at(page2) == 2
     assert article.page_at(find(article.text, "Formazione e competenze")) == 2
@@ -177,8 +192,9 @@ def test_jsonl_gives_one_article_per_line():
     assert first.source == str(DATA / "articoli.jsonl")
 
 
-@pytest.mark.parametrize("name", ["articolo.html", "nota.txt", "guida.md", "bollettino.pdf",
-                                  "articoli.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["articolo.html", "nota.txt", "guida.md", "bollettino.pdf", "articoli.jsonl"]
+)
 def test_ids_and_hashes_are_stable_across_parses(name: str):
     once = parse_file(DATA / name).articles
     again = parse_file(DATA / name).articles
