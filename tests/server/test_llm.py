@@ -220,7 +220,15 @@ def test_prompt_injection_stays_quoted_and_is_not_obeyed() -> None:
     assert '<passage n="9">' not in content
     assert messages.index(user) > messages.index(system)
     assert result.answerer == "extractive-fallback"
-    assert "HACKED" not in result.text
+    # The model obeyed the injected text; its output is discarded, and the answer is exactly
+    # what the extractive answerer gives for these passages (it may quote the article's
+    # words verbatim, as data, but never says "HACKED" on its own).
+    assert (
+        result.text
+        == fallback().answer("Quanti espositori ci sono alla fiera di Parma?", given).text
+    )
+    assert result.text.strip() != "HACKED"
+    assert not result.text.startswith("HACKED")
     assert_citations_hold(result, given)
     assert INJECTION.startswith("La fiera")
 
