@@ -19,6 +19,7 @@ from index.errors import SearchIndexError
 from index.search import MODES
 from index.types import Filters, Hit
 from ingest.errors import IngestError
+from ingest.parse import iter_files
 from server import qa
 from server.evaluate import evaluate, evaluate_answers, load_questions
 from server.pipeline import IngestReport, ingest_paths, update_index
@@ -128,7 +129,7 @@ def ingest(
     settings = settings_for(data_dir)
     store = open_store(settings)
     try:
-        files_total = None
+        files_total = sum(1 for _ in iter_files(paths))  # also fails early on a missing path
         with _progress() as bar:
             task = bar.add_task("reading", total=files_total)
             report = ingest_paths(
