@@ -16,7 +16,7 @@ from pathlib import Path
 
 from index.types import Hit
 from server.answerer import ExtractiveAnswerer, Weights
-from server.evaluate import Question, load_questions, normalise
+from server.evaluate import Question, citation_as_hit, load_questions, normalise
 from server.settings import Settings
 from server.wiring import embedder_for, idf_from, searcher_for
 
@@ -37,10 +37,7 @@ def score(
         abstained += answer.abstained
         text = normalise(answer.text)
         has = any(normalise(a) and normalise(a) in text for a in question.answers)
-        cited = any(
-            c.article_id == question.doc_id or Path(c.source).name == question.source
-            for c in answer.citations
-        )
+        cited = any(question.is_gold(citation_as_hit(c)) for c in answer.citations)
         both += has and cited
     unanswerable = len(asked) - answerable
     return {
