@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
 from ingest.errors import IngestError, UnsupportedFormat
@@ -126,6 +128,21 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files bundled in `swagger-ui-bundle`, so it works offline."""
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="ClusterChat API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: API, OpenAPI docs at /docs, web pages, /metrics."""
     settings = settings or Settings()
@@ -146,8 +163,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Answers about news articles, every claim cited.",
+        docs_url=None,  # served below from local files: FastAPI's default loads them from a CDN
+        redoc_url=None,
     )
     app.state.services = services
+    _install_docs(app)
     _install_error_handlers(app)
     _install_middleware(app)
     if settings.cors_origins:

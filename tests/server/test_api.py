@@ -702,3 +702,17 @@ def test_reindex_runs_one_job_at_a_time(
 def test_non_utf8_body_is_422(api: TestClient, path: str) -> None:
     response = api.post(path, content=b")\xff", headers={"Content-Type": "application/json"})
     assert_json_error(response, 422)
+
+
+def test_api_docs_are_served_from_local_files(api: TestClient) -> None:
+    page = api.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-static/swagger-ui-bundle.js" in page.text
+    assert "/openapi.json" in page.text
+    assert "cdn." not in page.text  # works offline
+    assert "https://" not in page.text
+    script = api.get("/docs-static/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text
+    assert api.get("/docs-static/swagger-ui.css").status_code == 200
+    assert api.get("/openapi.json").json()["info"]["title"] == "ClusterChat"
