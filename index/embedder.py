@@ -179,10 +179,10 @@ class SentenceTransformerEmbedder:
         )
 
 
-def make_embedder(spec: str, threads: int | None = None) -> Embedder:
+def make_embedder(spec: str, threads: int | None = None, query_cache: int = 1024) -> Embedder:
     """Build the embedder named by a setting: `e5` or `st:<path-or-name>`."""
     if spec == "e5":
-        return E5Embedder(threads=threads)
+        return E5Embedder(threads=threads, query_cache=query_cache)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     raise ValueError(f"unknown embedder {spec!r}: use 'e5' or 'st:<path-or-name>'")

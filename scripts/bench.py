@@ -113,9 +113,14 @@ def file_name(doc_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in doc_id) + ".txt"
 
 
+# Runs repeat the same questions: the question-vector cache would turn runs 2 and 3 into
+# cache hits, so latency is measured with it off (in process and in the served app).
+NO_QUERY_CACHE = {"CLUSTERCHAT_QUERY_CACHE": "0"}
+
+
 def settings_at(data_dir: Path) -> Settings:
-    """Settings from the environment, for one data folder."""
-    return Settings().model_copy(update={"data_dir": data_dir})
+    """Settings from the environment, for one data folder, question-vector cache off."""
+    return Settings().model_copy(update={"data_dir": data_dir, "query_cache": 0})
 
 
 def mb(n_bytes: float) -> float:
@@ -579,8 +584,8 @@ def bench_http(
     """A real `clusterchat serve`: start-up, 1 client, N concurrent clients, memory."""
     port = _free_port()
     command = serve_command(settings.data_dir, port)
-    commands.append("CLUSTERCHAT_LOG_LEVEL=WARNING " + " ".join(command))
-    env = {**os.environ, "CLUSTERCHAT_LOG_LEVEL": "WARNING"}
+    commands.append("CLUSTERCHAT_LOG_LEVEL=WARNING CLUSTERCHAT_QUERY_CACHE=0 " + " ".join(command))
+    env = {**os.environ, "CLUSTERCHAT_LOG_LEVEL": "WARNING", **NO_QUERY_CACHE}
     base_url = f"http://127.0.0.1:{port}"
     log = cache / "serve.log"
     with log.open("wb") as errors:

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     embedder: str = "e5"  # or "st:/path/or/name" (sentence-transformers)
     threads: int | None = Field(default=None, ge=1)  # OMP threads for e5; default: all cores
+    query_cache: int = Field(default=1024, ge=0)  # recent question vectors kept (e5); 0: off
     chunk_chars: int = Field(default=1200, ge=200, le=20000)
     chunk_overlap: int = Field(default=200, ge=0, le=5000)
     faiss_index: Literal["flat", "hnsw"] = "flat"

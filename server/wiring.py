@@ -29,7 +29,9 @@ def open_store(settings: Settings) -> DocStore:
 
 def embedder_for(settings: Settings) -> Embedder:
     """The configured embedder (loads its weights on first use)."""
-    return make_embedder(settings.embedder, threads=settings.threads)
+    return make_embedder(
+        settings.embedder, threads=settings.threads, query_cache=settings.query_cache
+    )
 
 
 def searcher_for(settings: Settings, embedder: Embedder) -> Searcher:
