@@ -15,7 +15,7 @@ from index.types import Vectors
 faiss: Any = _faiss
 # One query at a time gains nothing from FAISS's OpenMP pool, and that pool competes with
 # the embedder's own OpenMP threads on a small machine: single-threaded, hybrid search p50
-# on 10k chunks went from 35.1 to 25.6 ms (docs/profile.md).
+# on 10k chunks went from 35.1 to 25.7 ms (docs/profile.md).
 faiss.omp_set_num_threads(1)
 KINDS = ("flat", "hnsw")
 
