@@ -19,7 +19,6 @@ from index.errors import SearchIndexError
 from index.search import MODES
 from index.types import Filters, Hit
 from ingest.errors import IngestError
-from ingest.parse import iter_files
 from server import qa
 from server.evaluate import evaluate, evaluate_answers, load_questions
 from server.pipeline import IngestReport, ingest_paths, update_index
@@ -129,16 +128,15 @@ def ingest(
     settings = settings_for(data_dir)
     store = open_store(settings)
     try:
-        files_total = sum(1 for _ in iter_files(paths))  # also fails early on a missing path
         with _progress() as bar:
-            task = bar.add_task("reading", total=files_total)
+            task = bar.add_task("reading", total=None)
             report = ingest_paths(
                 paths,
                 store,
                 chunk_chars=settings.chunk_chars,
                 chunk_overlap=settings.chunk_overlap,
                 do_prune=do_prune,
-                on_file=lambda _p: bar.advance(task),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except IngestError as exc:
         fail(str(exc))

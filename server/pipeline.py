@@ -109,19 +109,23 @@ def ingest_paths(
     chunk_chars: int,
     chunk_overlap: int,
     do_prune: bool = False,
-    on_file: Callable[[Path], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders (recursively) into the store.
+
+    `progress(done, total)` is called once the files are listed and after each file.
 
     Raises:
         IngestError: a named path does not exist (nothing is ingested then).
     """
     files = list(iter_files(paths))
     report = IngestReport()
-    for path in files:
+    if progress:
+        progress(0, len(files))
+    for done, path in enumerate(files, start=1):
         ingest_file(path, store, report, chunk_chars, chunk_overlap)
-        if on_file:
-            on_file(path)
+        if progress:
+            progress(done, len(files))
     if do_prune:
         prune(paths, store, report)
     return report

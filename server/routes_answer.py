@@ -6,13 +6,14 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from index.errors import SearchIndexError
-from index.search import Mode
+from index.search import Generation, Mode
 from index.types import Filters, Hit
 from server.answerer import Answer, Turn
 from server.deps import Reader, ServicesDep
@@ -197,12 +198,18 @@ def examples(services: ServicesDep) -> dict[str, list[str]]:
     return {"questions": example_questions(services)}
 
 
-def example_questions(services: Services, limit: int = 4) -> list[str]:
+def example_questions(services: Services) -> list[str]:
     """Questions about the newest articles' panels and events."""
     try:
         generation = services.searcher.generation()
     except SearchIndexError:
         return []
+    return list(_examples(generation))
+
+
+@lru_cache(maxsize=1)
+def _examples(generation: Generation, limit: int = 4) -> tuple[str, ...]:
+    """Computed once per generation (generations never change): not on every page load."""
     questions: list[str] = []
     newest = sorted(
         generation.hits, key=lambda h: (h.published is not None, h.published), reverse=True
@@ -219,4 +226,4 @@ def example_questions(services: Services, limit: int = 4) -> list[str]:
             questions.append(candidate)
         if len(questions) == limit:
             break
-    return questions
+    return tuple(questions)

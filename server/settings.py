@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=1.0, ge=0)
     bm25_weight: float = Field(default=1.0, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
-    max_k: int = Field(default=50, ge=1, le=200)
     max_question_chars: int = Field(default=1000, ge=10)
     abstain_threshold: float = Field(default=0.4, ge=0, le=1)  # see docs/evaluation.md
     llm_base_url: HttpUrl | None = None  # None: extractive answers
