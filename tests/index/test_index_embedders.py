@@ -221,3 +221,47 @@ def test_e5_answers_questions_while_passages_are_embedded(e5):
     # Questions were answered while the batch was still being embedded, not after it.
     assert answered_during.count(False) >= 1
     np.testing.assert_allclose(result["passages"], expected, atol=1e-5)
+
+
+IDLE_PROBE = """
+import json, os, time
+from index.embedder import E5Embedder
+e5 = E5Embedder(query_cache=0)
+for n in range(20):
+    e5.query(f"domanda numero {n} sul cluster dell'idrogeno?")
+time.sleep(0.2)
+before = time.process_time()
+time.sleep(1.0)
+print(json.dumps({
+    "idle_cpu_s": time.process_time() - before,
+    "policy": os.environ.get("OMP_WAIT_POLICY"),
+    "spin": os.environ.get("GOMP_SPINCOUNT"),
+}))
+"""
+
+
+def test_e5_threads_use_no_cpu_once_the_questions_stop():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", IDLE_PROBE],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["policy"] == "PASSIVE"
+    assert probe["spin"] == "10000"
+    # A spinning (ACTIVE) pool would burn about a core for the whole second.
+    assert probe["idle_cpu_s"] < 0.05, probe
