@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS embeddings (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# Columns added after the first release: a store written by an older version gets them
+# on open (SQLite adds a column with its default without rewriting the table).
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("articles", "chunking", "TEXT NOT NULL DEFAULT ''"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ArticleInfo:
@@ -73,6 +79,14 @@ class DocStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            for table, column, ddl in ADDED_COLUMNS:
+                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
     def close(self) -> None:
         """Close the connection."""

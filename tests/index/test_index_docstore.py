@@ -173,3 +173,37 @@ def test_vector_cache_round_trips_per_embedder(store: DocStore):
     np.testing.assert_array_equal(found["k3"], vectors[2])
     assert store.cached_vectors("st:other", ["k1"]) == {}
     assert store.revision == 0  # the cache is not content
+
+
+OLD_ARTICLES = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, url TEXT, title TEXT NOT NULL,
+    published TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
+    sections TEXT NOT NULL DEFAULT '[]', pages TEXT NOT NULL DEFAULT '[]',
+    file TEXT, updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+"""
+
+
+def test_a_store_from_before_the_chunking_column_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(OLD_ARTICLES)
+        old.execute(
+            "INSERT INTO articles(id, source, title, text, content_hash) VALUES(?,?,?,?,?)",
+            ("old1", "old.txt", "Vecchio", "Un articolo di prima.", "h"),
+        )
+    old.close()
+    store = DocStore(path)
+    try:
+        assert store.get("old1").text == "Un articolo di prima."
+        assert store.put_file("/f/one.txt", "fp1", [pair(ONE)], chunking="1200/200") == {
+            "a1": "added"
+        }
+        # Chunked again under the current settings, not reported unchanged.
+        assert store.put_file("/f/one.txt", "fp2", [pair(ONE)], chunking="800/100") == {
+            "a1": "updated"
+        }
+    finally:
+        store.close()
+    DocStore(path).close()  # opening an upgraded store again is a no-op
