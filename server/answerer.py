@@ -13,6 +13,7 @@ from index.lexical import tokenize
 from index.types import Hit
 from ingest.sentences import sentence_spans
 from server.cues import find_span, language, question_kind
+from server.lexicon import Asked
 
 ABSTAIN = {
     "it": "Non ho trovato questa informazione negli articoli.",
@@ -109,7 +110,7 @@ class Weights:
     strong_cue: float = 0.1  # the asked-for span next to a question term
     weak_cue: float = 0.05  # the asked-for span elsewhere in the sentence
     no_cue: float = 0.8  # factor when the question asks for a span the sentence lacks
-    companion: float = 0.8  # extra sentences must score this share of the best one
+    companion: float = 0.75  # extra sentences must score this share of the best one
     companion_needs_span: bool = False  # ... and, if set, hold the asked-for kind of span
 
 
@@ -124,6 +125,7 @@ class _Candidate:
     support: float  # question terms found anywhere in the retrieved passages
     span: tuple[int, int] | None
     numbers_found: bool = True  # every number of the question ("2025") is in the context
+    stated: bool = True  # the context states every concept the question asks about
 
 
 # Question words carry no evidence: every answer "matches" them.
@@ -192,7 +194,9 @@ class ExtractiveAnswerer:
     with the question (in the sentence, and in its heading, title and previous
     sentence), the hit's rank and dense similarity, and whether it holds the kind of
     span the question asks for (a name for "chi", a date for "quando", ...). When the
-    best sentence's evidence is below `threshold`, it abstains.
+    best sentence's evidence is below `threshold`, or it does not state the attribute
+    the question asks about (a price, a headcount, a moderator: `server.lexicon`), it
+    abstains.
     """
 
     def __init__(
@@ -231,6 +235,7 @@ class ExtractiveAnswerer:
         """Every sentence of the hits, scored, best first."""
         terms = self._terms(question, history)
         kind = question_kind(question)
+        asked = Asked.parse(question)
         everything: set[str] = set()
         for hit in hits:
             everything |= _header(hit.title, hit.chunk.heading)
@@ -242,12 +247,19 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(hits):
             text = hit.chunk.text
             header = _header(hit.title, hit.chunk.heading)
+            heading = f"{hit.title}\n{hit.chunk.heading or ''}"
             previous: frozenset[str] = frozenset()
-            for start, end, tokens in _sentences(text):
+            previous_text = ""
+            for start, end, sentence_tokens in _sentences(text):
                 sentence = text[start:end]
+                # The counted thing stated in other words ("fondi": "finanziato con") counts
+                # as the question's word.
+                tokens = sentence_tokens | asked.focus_credit(sentence)
+                context = tokens | previous | header
+                context_text = f"{heading}\n{previous_text}\n{sentence}"
                 own = _coverage(terms, tokens)
-                evidence = _coverage(terms, tokens | previous | header)
-                found_span = find_span(kind, sentence, question, terms)
+                evidence = _coverage(terms, context)
+                found_span = find_span(kind, sentence, question, terms, asked.near)
                 similarity = min(max(((hit.similarity or 0.75) - 0.75) / 0.15, 0.0), 1.0)
                 w = self.weights
                 cue = 0.0 if not found_span else w.strong_cue if found_span[2] else w.weak_cue
@@ -263,23 +275,36 @@ class ExtractiveAnswerer:
                 if _is_heading(sentence, hit):
                     score *= 0.5
                 span = found_span[:2] if found_span else None
-                context = tokens | previous | header
                 found.append(
                     _Candidate(
-                        hit, rank, start, end, score, evidence, support, span, numbers <= context
+                        hit,
+                        rank,
+                        start,
+                        end,
+                        score,
+                        evidence,
+                        support,
+                        span,
+                        numbers <= context,
+                        asked.stated_in(context_text, context),
                     )
                 )
-                previous = tokens
+                previous, previous_text = tokens, sentence
         found.sort(key=lambda c: (-c.score, c.rank, c.start))
         return found
 
     def _weak(self, question: str, best: _Candidate) -> bool:
         """Too little evidence to answer.
 
-        Italian questions are judged by the share of their terms the passage holds. An
-        English question over Italian articles shares few stems with them, so only the
-        dense (cross-lingual) similarity of the best passage can judge it.
+        Whatever the language, the best passage must state what the question asks about
+        (`server.lexicon`): "Quanti dipendenti ha Adriatica H2?" is not answered from a
+        sentence about Adriatica H2 that says nothing of its staff. Beyond that, Italian
+        questions are judged by the share of their terms the passage holds. An English
+        question over Italian articles shares few stems with them, so only the dense
+        (cross-lingual) similarity of the best passage can judge it.
         """
+        if not best.stated:
+            return True
         if language(question) == "en":
             return (best.hit.similarity or 0.0) < EN_MIN_SIMILARITY
         return best.evidence < self.threshold or not best.numbers_found

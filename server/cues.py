@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from index.lexical import tokenize
 from ingest.text import MONTHS
@@ -83,19 +83,26 @@ _NOT_NAMES = frozenset(
 )
 
 
-def _near(sentence: str, start: int, end: int, stems: set[str]) -> bool:
-    """True when a question term stands within a few words of the span."""
+def _near(
+    sentence: str, start: int, end: int, stems: set[str], near: Sequence[re.Pattern[str]]
+) -> bool:
+    """True when a question term, or a word that states what is asked, is next to the span."""
     window = sentence[max(0, start - 15) : min(len(sentence), end + 25)]
-    return bool(stems & set(tokenize(window)))
+    return bool(stems & set(tokenize(window))) or any(p.search(window) for p in near)
 
 
 def find_span(
-    kind: str | None, sentence: str, question: str, stems: Iterable[str] = ()
+    kind: str | None,
+    sentence: str,
+    question: str,
+    stems: Iterable[str] = (),
+    near: Sequence[re.Pattern[str]] = (),
 ) -> tuple[int, int, bool] | None:
     """Offsets in `sentence` of the answer to a question of `kind`, if one can be found.
 
     Skips matches the question already contains (the answer is new information) and
-    prefers one next to a question term ("700 partecipanti" for "quanti partecipanti").
+    prefers one next to a question term ("700 partecipanti" for "quanti partecipanti")
+    or next to a word matching one of the `near` patterns ("fino al" for a deadline).
 
     Returns:
         (start, end, strong) where strong means a question term stands next to it.
@@ -118,7 +125,7 @@ def find_span(
         if text.lower() in asked:
             continue
         start, end = match.start(group), match.end(group)
-        if _near(sentence, start, end, terms):
+        if _near(sentence, start, end, terms, near):
             return start, end, True
         weak = weak or (start, end, False)
     return weak
