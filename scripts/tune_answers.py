@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     idf = idf_from(searcher)
     results = []
     base = Weights()
-    grid = itertools.product((1, 2, 3), (0.7, 0.8, 0.9), (False, True), (0.3, 0.4, 0.5))
+    grid = itertools.product((1, 2, 3), (0.7, 0.75, 0.8, 0.9), (False, True), (0.3, 0.4, 0.5))
     for sentences, companion, needs_span, threshold in grid:
         weights = replace(base, companion=companion, companion_needs_span=needs_span)
         answerer = ExtractiveAnswerer(
