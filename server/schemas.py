@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal
 
@@ -17,6 +18,9 @@ def _not_blank(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class FiltersIn(BaseModel):
     """Restrict results to a date range and/or a source (path or URL substring)."""
 
@@ -24,6 +28,16 @@ class FiltersIn(BaseModel):
     since: date | None = None
     until: date | None = None
     source: str | None = Field(default=None, min_length=1, max_length=300)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        # Without this, pydantic reads "0" or 0 as a Unix timestamp (1970-01-01).
+        if value is None or isinstance(value, date):
+            return value
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            return value
+        raise ValueError("must be a date written YYYY-MM-DD")
 
     @model_validator(mode="after")
     def _ordered(self) -> FiltersIn:

@@ -390,6 +390,10 @@ def test_metrics_count_llm_fallbacks(
         ("/api/search", {"query": "forum", "k": -3}),
         ("/api/search", {"query": "forum", "filters": {"since": "ieri"}}),
         ("/api/search", {"query": "forum", "filters": {"until": "2024-02-30"}}),
+        # Not read as a Unix timestamp (1970-01-01): a date is YYYY-MM-DD.
+        ("/api/search", {"query": "forum", "filters": {"until": "0"}}),
+        ("/api/search", {"query": "forum", "filters": {"since": 1714521600}}),
+        ("/api/search", {"query": "forum", "filters": {"since": "2024-05-01T00:00:00"}}),
         (
             "/api/search",
             {"query": "forum", "filters": {"since": "2024-05-01", "until": "2024-04-01"}},
