@@ -77,6 +77,17 @@ def main(argv: list[str] | None = None) -> int:
                 **score(answerer, asked),
             }
         )
+    # Ablation: the defaults without the check that the passage states what is asked.
+    unchecked = replace(base, check_stated=False)
+    answerer = ExtractiveAnswerer(idf, weights=unchecked)
+    results.append(
+        {
+            "threshold": answerer.threshold,
+            "max_sentences": answerer.max_sentences,
+            **asdict(unchecked),
+            **score(answerer, asked),
+        }
+    )
     results.sort(key=lambda r: r["containment"])
     for result in results:
         sys.stdout.write(json.dumps(result) + "\n")

@@ -111,7 +111,10 @@ class Weights:
     weak_cue: float = 0.05  # the asked-for span elsewhere in the sentence
     no_cue: float = 0.8  # factor when the question asks for a span the sentence lacks
     companion: float = 0.75  # extra sentences must score this share of the best one
-    companion_needs_span: bool = False  # ... and, if set, hold the asked-for kind of span
+    # ... and, if set, hold a span of the kind asked for ("quando": a date); no effect on
+    # questions that ask for no particular kind
+    companion_needs_span: bool = False
+    check_stated: bool = True  # abstain when the passage does not state what is asked about
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +306,7 @@ class ExtractiveAnswerer:
         question over Italian articles shares few stems with them, so only the dense
         (cross-lingual) similarity of the best passage can judge it.
         """
-        if not best.stated:
+        if self.weights.check_stated and not best.stated:
             return True
         if language(question) == "en":
             return (best.hit.similarity or 0.0) < EN_MIN_SIMILARITY
@@ -315,6 +318,7 @@ class ExtractiveAnswerer:
         if not ranked or self._weak(question, ranked[0]):
             return abstain(question, hits)
         best = ranked[0]
+        typed = question_kind(question)
         chosen = [best]
         for other in ranked[1:]:
             if (
@@ -322,7 +326,7 @@ class ExtractiveAnswerer:
                 or other.score < self.weights.companion * best.score
             ):
                 break
-            if (other.span or not self.weights.companion_needs_span) and not any(
+            if (other.span or typed is None or not self.weights.companion_needs_span) and not any(
                 _overlaps(other, c) for c in chosen
             ):
                 chosen.append(other)
