@@ -77,17 +77,20 @@ def main(argv: list[str] | None = None) -> int:
                 **score(answerer, asked),
             }
         )
-    # Ablation: the defaults without the check that the passage states what is asked.
-    unchecked = replace(base, check_stated=False)
-    answerer = ExtractiveAnswerer(idf, weights=unchecked)
-    results.append(
-        {
-            "threshold": answerer.threshold,
-            "max_sentences": answerer.max_sentences,
-            **asdict(unchecked),
-            **score(answerer, asked),
-        }
-    )
+    # At the defaults: without the check that the passage states what is asked, and with
+    # other shares of the context's evidence carried into a sentence's own.
+    variants = [replace(base, check_stated=False)]
+    variants += [replace(base, carry=carry) for carry in (0.0, 0.3, 0.7, 0.9)]
+    for weights in variants:
+        answerer = ExtractiveAnswerer(idf, weights=weights)
+        results.append(
+            {
+                "threshold": answerer.threshold,
+                "max_sentences": answerer.max_sentences,
+                **asdict(weights),
+                **score(answerer, asked),
+            }
+        )
     results.sort(key=lambda r: r["containment"])
     for result in results:
         sys.stdout.write(json.dumps(result) + "\n")

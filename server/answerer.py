@@ -115,6 +115,9 @@ class Weights:
     # questions that ask for no particular kind
     companion_needs_span: bool = False
     check_stated: bool = True  # abstain when the passage does not state what is asked about
+    # A sentence's own evidence is at least this share of its context's: "La firma è avvenuta
+    # il 18 giugno" continues the sentence before it, which names the agreement.
+    carry: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,8 +263,8 @@ class ExtractiveAnswerer:
                 tokens = sentence_tokens | asked.focus_credit(sentence)
                 context = tokens | previous | header
                 context_text = f"{heading}\n{previous_text}\n{sentence}"
-                own = _coverage(terms, tokens)
                 evidence = _coverage(terms, context)
+                own = max(_coverage(terms, tokens), self.weights.carry * evidence)
                 found_span = find_span(kind, sentence, question, terms, asked.near)
                 similarity = min(max(((hit.similarity or 0.75) - 0.75) / 0.15, 0.0), 1.0)
                 w = self.weights
