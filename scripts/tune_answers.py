@@ -77,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
                 **score(answerer, asked),
             }
         )
-    # At the defaults: without the check that the passage states what is asked, and with
-    # other shares of the context's evidence carried into a sentence's own.
+    # At the defaults: without the check that the passage states what is asked, with other
+    # shares of the context's evidence carried into a sentence's own, and with other
+    # similarities above which few shared terms are taken for a paraphrase (1.0: never).
     variants = [replace(base, check_stated=False)]
     variants += [replace(base, carry=carry) for carry in (0.0, 0.3, 0.7, 0.9)]
+    variants += [replace(base, paraphrase=p) for p in (0.8, 0.85, 0.88, 0.9)]
     for weights in variants:
         answerer = ExtractiveAnswerer(idf, weights=weights)
         results.append(

@@ -118,6 +118,10 @@ class Weights:
     # A sentence's own evidence is at least this share of its context's: "La firma è avvenuta
     # il 18 giugno" continues the sentence before it, which names the agreement.
     carry: float = 0.5
+    # An Italian question whose best passage is at least this close in meaning (cosine) is
+    # answered even with few shared terms, as a paraphrase. Off (1.0) by default: measured,
+    # it answers too many questions wrongly (docs/evaluation.md).
+    paraphrase: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,15 +309,24 @@ class ExtractiveAnswerer:
         Whatever the language, the best passage must state what the question asks about
         (`server.lexicon`): "Quanti dipendenti ha Adriatica H2?" is not answered from a
         sentence about Adriatica H2 that says nothing of its staff. Beyond that, Italian
-        questions are judged by the share of their terms the passage holds. An English
-        question over Italian articles shares few stems with them, so only the dense
-        (cross-lingual) similarity of the best passage can judge it.
+        questions are judged by the share of their terms the passage holds (and, if
+        `Weights.paraphrase` is set below 1, answered anyway when the passage is that close
+        in meaning). An English question over Italian articles shares few stems with them,
+        so only the dense (cross-lingual) similarity of the best passage can judge it.
         """
         if self.weights.check_stated and not best.stated:
             return True
+        similarity = best.hit.similarity or 0.0
         if language(question) == "en":
-            return (best.hit.similarity or 0.0) < EN_MIN_SIMILARITY
-        return best.evidence < self.threshold or not best.numbers_found
+            return similarity < EN_MIN_SIMILARITY
+        if not best.numbers_found:
+            return True
+        if best.evidence >= self.threshold:
+            return False
+        if self.weights.paraphrase >= 1.0 or similarity < self.weights.paraphrase:
+            return True
+        # A paraphrase must still hold what a typed question asks for ("chi": a name).
+        return question_kind(question) is not None and best.span is None
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()) -> Answer:
         """Quote the best sentences with [n] markers, or abstain when evidence is weak."""
