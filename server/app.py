@@ -50,37 +50,64 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+OPENAI_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    429: "rate_limit_error",
+}
+
+
+def error_response(
+    request: Request,
+    detail: str,
+    status: int,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Every error body: `{"detail": ...}`; under /v1/ also OpenAI's `{"error": {...}}`.
+
+    OpenAI clients read `error.message` for the exception text, so an integrator sees
+    "messages: ..." rather than only "Error code: 422".
+    """
+    body: dict[str, Any] = {"detail": detail, **(extra or {})}
+    if request.url.path.startswith("/v1/"):
+        kind = OPENAI_ERROR_TYPES.get(status)
+        kind = kind or ("server_error" if status >= 500 else "invalid_request_error")
+        body["error"] = {"message": detail, "type": kind, "param": None, "code": None}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-        return JSONResponse({"detail": _validation_detail(exc), "errors": errors}, status_code=422)
+        return error_response(request, _validation_detail(exc), 422, {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == UNPARSABLE_BODY:
             # FastAPI says 400 for a body it cannot decode; malformed JSON is 422 elsewhere.
             detail = (
                 "the request body cannot be parsed: send UTF-8 JSON (or a valid multipart form)"
             )
-            return JSONResponse({"detail": detail}, status_code=422)
-        return JSONResponse(
-            {"detail": str(exc.detail)},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            return error_response(request, detail, 422)
+        return error_response(
+            request, str(exc.detail), exc.status_code, headers=getattr(exc, "headers", None)
         )
 
     for error_type, status in DOMAIN_ERRORS:
 
-        def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"detail": str(exc)}, status_code=status)
+        def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return error_response(request, str(exc), status)
 
         app.add_exception_handler(error_type, handler)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        return error_response(request, "internal error", 500)
 
 
 def _install_middleware(app: FastAPI) -> None:
@@ -111,6 +138,17 @@ ERROR_SCHEMA: dict[str, Any] = {
     "properties": {
         "detail": {"type": "string", "title": "Detail"},
         "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"},
+        "error": {
+            "type": "object",
+            "title": "Error",
+            "description": "Under /v1/ only: the same message in OpenAI's error shape",
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 

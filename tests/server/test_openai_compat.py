@@ -173,13 +173,19 @@ def test_client_errors_map_to_openai_exceptions(served: tuple[str, Settings]) ->
             oa.chat.completions.create(
                 model="clusterchat", messages=[{"role": "assistant", "content": "Ciao"}]
             )
-        # Our errors are {"detail": ...}, not OpenAI's {"error": {"message": ...}}: the client
-        # keeps the body, but its message is only "Error code: 422".
+        # Under /v1/ errors also carry OpenAI's {"error": {"message", "type"}}: the client
+        # unwraps it, so the exception says what was wrong.
         body = caught.value.body
         assert isinstance(body, dict)
-        assert "user message" in body["detail"]
+        assert "user message" in body["message"]
+        assert body["type"] == "invalid_request_error"
+        assert "user message" in caught.value.message
     missing = httpx.post(
         f"{url}/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]}
     )
     assert missing.status_code == 401
-    assert "detail" in missing.json()
+    error = missing.json()
+    assert error["error"]["type"] == "authentication_error"
+    assert error["error"]["message"] == error["detail"]
+    # Outside /v1/ the body stays {"detail"} alone.
+    assert "error" not in httpx.post(f"{served[0]}/api/ask", json={}).json()
