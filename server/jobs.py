@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 """
+# Finished jobs kept for the API to report; older ones are deleted when a job starts.
+KEEP_JOBS = 100
 # Progress(done, total), called by the job as it goes.
 JobFn = Callable[[Callable[[int, int], None]], dict[str, Any]]
 
@@ -81,6 +83,7 @@ class JobRunner:
                 raise IndexBusy("a re-index job is already running; wait for it to finish")
             job = Job(id=uuid.uuid4().hex[:12], kind=kind)
             self._save(job)
+            self._prune()
             self._thread = threading.Thread(
                 target=self._run, args=(job, fn), daemon=True, name=f"job-{job.id}"
             )
@@ -110,7 +113,17 @@ class JobRunner:
             job.errors.append(str(exc))
         self._save(job)
 
+    def _prune(self) -> None:
+        """Delete finished jobs but the `KEEP_JOBS` most recently updated."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM jobs WHERE state IN ('done', 'failed') AND id NOT IN"
+                " (SELECT id FROM jobs ORDER BY rowid DESC LIMIT ?)",
+                (KEEP_JOBS,),
+            )
+
     def _save(self, job: Job) -> None:
+        # INSERT OR REPLACE gives the row a new rowid: rowid order is update order.
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO jobs(id, kind, state, done, total, counts, errors)"
