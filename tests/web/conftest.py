@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
 ADMIN_TOKEN = "test-token"
+READER_KEY = "chiave-dei-soci"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BIN = Path(sys.executable).parent
 HEALTH_TIMEOUT_S = 120
@@ -141,6 +144,7 @@ class Server:
     data_dir: Path
     upload_file: Path
     admin_token: str = ADMIN_TOKEN
+    api_key: str | None = None  # the reader key the server requires, if any
 
 
 @pytest.fixture(scope="session")
@@ -167,8 +171,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     if ingest.returncode != 0:
         pytest.fail(f"clusterchat ingest failed ({ingest.returncode}):\n{ingest.stderr[-3000:]}")
+    with _serving(cli, data_dir, root, env, "serve.log") as base_url:
+        yield Server(base_url, data_dir, upload)
+
+
+@contextmanager
+def _serving(
+    cli: Path, data_dir: Path, root: Path, env: dict[str, str], log_name: str
+) -> Iterator[str]:
+    """Run `clusterchat serve` on `data_dir` until the block ends; yields its base URL."""
     port = _free_port()
-    log = root / "serve.log"
+    log = root / log_name
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [cli, "serve", "--data-dir", data_dir, "--host", "127.0.0.1", "--port", str(port)],
@@ -180,7 +193,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(proc, base_url, log)
-        yield Server(base_url, data_dir, upload)
+        yield base_url
     finally:
         proc.terminate()
         try:
@@ -188,6 +201,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def keyed_server(server: Server) -> Iterator[Server]:
+    """A second server on the same data, with CLUSTERCHAT_API_KEYS = [READER_KEY]."""
+    env = {**_server_env(), "CLUSTERCHAT_API_KEYS": json.dumps([READER_KEY])}
+    root = server.data_dir.parent
+    with _serving(_cli(), server.data_dir, root, env, "serve-keyed.log") as base_url:
+        yield Server(base_url, server.data_dir, server.upload_file, api_key=READER_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -249,6 +271,15 @@ def _new_page(browser: Browser, server: Server, seen: PageErrors, **options: obj
 def page(browser: Browser, server: Server, page_errors: PageErrors) -> Iterator[Page]:
     """A fresh desktop page (empty localStorage); fails the test on console errors."""
     page = _new_page(browser, server, page_errors, viewport={"width": 1280, "height": 800})
+    yield page
+    page.context.close()
+    assert page_errors.unexpected() == [], "console errors or page errors"
+
+
+@pytest.fixture
+def keyed_page(browser: Browser, keyed_server: Server, page_errors: PageErrors) -> Iterator[Page]:
+    """A fresh desktop page on the server that requires an API key."""
+    page = _new_page(browser, keyed_server, page_errors, viewport={"width": 1280, "height": 800})
     yield page
     page.context.close()
     assert page_errors.unexpected() == [], "console errors or page errors"

@@ -563,3 +563,45 @@ def test_admin_delete_asks_for_confirmation(page: Page, server: Server) -> None:
     assert title in messages[0]
     expect(rows).to_have_count(count - 1)
     expect(page.locator("#documents")).not_to_contain_text(title)
+
+
+def test_chat_asks_for_the_access_key_when_the_server_requires_one(
+    keyed_page: Page, keyed_server: Server, page_errors: PageErrors
+) -> None:
+    page = keyed_page
+    page_errors.allow(r"Failed to load resource")  # the 401 and 403 below are on purpose
+    page.goto("/")
+    form = page.locator("[data-testid=key-form]")
+    expect(form).to_be_hidden()
+    with page.expect_response(is_ask) as first:
+        page.locator("#question").fill(Q_FORUM)
+        page.locator("#ask").click()
+    assert first.value.status == 401
+    error = page.locator(".answer").last.locator("[data-testid=answer-error]")
+    expect(error).to_contain_text("chiave di accesso")
+    expect(form).to_be_visible()
+    expect(page.locator("#api-key")).to_be_focused()
+
+    with page.expect_response(is_ask) as wrong:
+        page.locator("#api-key").fill("chiave-sbagliata")
+        page.locator("[data-testid=key-save]").click()
+    assert wrong.value.status == 403
+    expect(page.locator("[data-testid=key-hint]")).to_contain_text("non è valida")
+    expect(form).to_be_visible()
+
+    with page.expect_response(is_ask) as right:
+        page.locator("#api-key").fill(str(keyed_server.api_key))
+        page.locator("[data-testid=key-save]").click()
+    assert right.value.status == 200
+    assert right.value.request.headers["authorization"] == f"Bearer {keyed_server.api_key}"
+    expect(form).to_be_hidden()
+    # The failed question itself is retried and answered: no need to ask it again.
+    expect(page.locator(".answer")).to_have_count(1)
+    expect(page.locator(".answer").last).to_have_attribute(
+        "data-status", "done", timeout=ANSWER_TIMEOUT_MS
+    )
+
+    page.reload()  # the key is remembered
+    answer = ask(page, Q_FOLLOW_UP)
+    assert answer["answer"]
+    expect(form).to_be_hidden()

@@ -107,6 +107,8 @@ function errorBlock(ex) {
     serverDown: t("error.serverDown"),
     noIndex: t("error.noIndex"),
     interrupted: t("error.interrupted"),
+    needKey: t("error.needKey"),
+    badKey: t("error.badKey"),
   }[error.kind] || t("error.failed", { detail });
   const retry = el(
     "button",

@@ -7,6 +7,7 @@ import { readEvents } from "./sse.js";
 
 const { t } = window.I18N;
 const STORE_KEY = "clusterchat.conversation.v1";
+const API_KEY_STORE = "clusterchat.apiKey";
 const MAX_STORED = 50; // exchanges kept in localStorage
 const MAX_HISTORY = 6; // previous exchanges sent with a follow-up question
 
@@ -29,6 +30,9 @@ const els = {
   panelBody: $("source-body"),
   panelClose: $("source-close"),
   announcer: $("announcer"),
+  keyForm: $("key-form"),
+  keyInput: $("api-key"),
+  keyHint: $("key-hint"),
 };
 
 /** @type {Array<object>} one entry per question: {id, question, text, citations, answer, status, error, rating} */
@@ -37,6 +41,8 @@ const nodes = new Map(); // exchange id -> its <article class="answer">
 let controller = null; // AbortController of the running request
 let panelState = null; // {exchangeId, n, opener}
 let health = "unknown";
+let memoryKey = ""; // the access key when localStorage is unavailable
+let waitingForKey = null; // the exchange to retry once a key is entered
 
 function announce(message) {
   els.announcer.textContent = "";
@@ -47,6 +53,55 @@ function announce(message) {
 }
 
 const newId = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+// ---------- access key ----------
+// With CLUSTERCHAT_API_KEYS set the API answers 401/403 without a key: the page asks for
+// one, keeps it in localStorage and sends it as a bearer token.
+
+function apiKey() {
+  try {
+    return localStorage.getItem(API_KEY_STORE) || memoryKey;
+  } catch {
+    return memoryKey;
+  }
+}
+
+function setApiKey(value) {
+  memoryKey = value;
+  try {
+    localStorage.setItem(API_KEY_STORE, value);
+  } catch {
+    // storage disabled: the key lasts until the page is left
+  }
+}
+
+/** `headers` plus the access key, when there is one. */
+function withKey(headers = {}) {
+  const key = apiKey();
+  return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+}
+
+function askForKey(kind, ex) {
+  waitingForKey = ex;
+  els.keyHint.textContent = t(kind === "badKey" ? "key.bad" : "key.hint");
+  els.keyInput.value = "";
+  els.keyForm.hidden = false;
+  els.keyInput.focus();
+}
+
+function onKeySubmit(event) {
+  event.preventDefault();
+  const value = els.keyInput.value.trim();
+  if (!value) {
+    els.keyInput.focus();
+    return;
+  }
+  setApiKey(value);
+  els.keyForm.hidden = true;
+  const ex = waitingForKey;
+  waitingForKey = null;
+  if (ex && exchanges.includes(ex)) retry(ex);
+}
 
 // ---------- persistence ----------
 
@@ -184,7 +239,7 @@ async function httpError(response) {
   } catch {
     detail = response.statusText;
   }
-  const kind = response.status === 503 ? "noIndex" : "failed";
+  const kind = { 503: "noIndex", 401: "needKey", 403: "badKey" }[response.status] || "failed";
   return new AskError(kind, `${response.status}${detail ? `: ${detail}` : ""}`);
 }
 
@@ -219,7 +274,7 @@ async function request(ex, history, signal) {
   try {
     response = await fetch("/api/ask", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: withKey({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({ question: ex.question, history, stream: true }),
       signal,
     });
@@ -254,6 +309,7 @@ async function run(ex, history) {
       ex.error = { kind: err.kind || "failed", detail: err.detail || String(err.message || err) };
       if (err.kind === "serverDown") showStatus("serverDown");
       if (err.kind === "noIndex") showStatus("noIndex");
+      if (err.kind === "needKey" || err.kind === "badKey") askForKey(err.kind, ex);
     }
   } finally {
     controller = null;
@@ -297,7 +353,7 @@ async function sendFeedback(ex, rating) {
   try {
     const response = await fetch("/api/feedback", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: withKey({ "Content-Type": "application/json" }),
       body: JSON.stringify({ question: ex.question, answer: ex.text, rating }),
     });
     announce(response.ok ? t("chat.feedbackThanks") : t("chat.feedbackFailed"));
@@ -366,7 +422,7 @@ async function checkHealth() {
 async function loadExamples() {
   if (els.examples.children.length) return;
   try {
-    const response = await fetch("/api/examples");
+    const response = await fetch("/api/examples", { headers: withKey() });
     if (!response.ok) return;
     const data = await response.json();
     const questions = Array.isArray(data.questions) ? data.questions.filter((q) => typeof q === "string") : [];
@@ -445,6 +501,7 @@ function wire() {
   els.newConversation.addEventListener("click", newConversation);
   els.panelClose.addEventListener("click", closePanel);
   els.statusRetry.addEventListener("click", checkHealth);
+  els.keyForm.addEventListener("submit", onKeySubmit);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && panelState) closePanel();
   });
