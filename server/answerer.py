@@ -147,7 +147,7 @@ _QUESTION_WORDS = frozenset(
         # "quando si è svolta" a date): articles say "è intervenuta", "si è tenuta".
         "parlato parlare parla parlano intervenuto intervenuta intervenuti intervenire "
         "relatore relatori relatrice svolto svolta svolti tenuto tenuta tenutosi "
-        "spoke speak speakers talked held took place"
+        "fatto fatta fatti fare spoke speak speakers talked held took place"
     )
 )
 # A follow-up replaces these ("primo" -> "secondo"): they do not carry over from history.

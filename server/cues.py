@@ -54,7 +54,7 @@ _MONTH = "|".join(MONTHS) + (
 )
 _TITLE = r"(?:(?:dott\.ssa|dott|dr|prof\.ssa|prof|ing|arch|avv|on|sen)\.?\s+)"
 _NAME_WORD = r"[A-ZÀ-Ý][a-zà-ÿ'’]+"
-_PARTICLE = r"(?:\s(?:van|von|de|del|della|di|da|dal|le|la)\s|\s)"
+_PARTICLE = r"(?:\s(?:van|von|de|del|della|di|da|dal)\s|\s)"
 PATTERNS = {
     "person": re.compile(rf"{_TITLE}?{_NAME_WORD}(?:{_PARTICLE}{_NAME_WORD}){{1,2}}"),
     "date": re.compile(

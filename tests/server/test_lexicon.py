@@ -80,3 +80,15 @@ def test_a_deadline_word_next_to_a_date_makes_the_date_a_strong_answer():
     weak = find_span("date", sentence, question, tokenize(question))
     assert weak is not None
     assert not weak[2]  # without the concept, no question term is near
+
+
+def test_a_place_followed_by_an_article_is_not_a_person():
+    sentence = "Si è svolta a Ravenna la Giornata dell'idrogeno, aperta dal dott. Roberto Zanetti."
+    question = "Chi ha aperto la Giornata?"
+    span = find_span("person", sentence, question, tokenize(question))
+    assert span is not None
+    assert sentence[span[0] : span[1]] == "dott. Roberto Zanetti"
+    names = "Ne hanno parlato Pieter van Dijk e Anna di Stefano."
+    span = find_span("person", names, "Chi ne ha parlato?")
+    assert span is not None
+    assert names[span[0] : span[1]] == "Pieter van Dijk"
