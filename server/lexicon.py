@@ -5,7 +5,7 @@ passage about Adriatica H2 that never mentions its staff. Term overlap alone ans
 with the wrong sentence; what is missing is the one attribute the question asks for.
 
 Each `Concept` is one such attribute that cluster news is asked about: a price, funding,
-an amount of money, staff, attendance, applications, a delegation, a venue, a moderator,
+an amount of money, a maximum, staff, attendance, applications, a delegation, a venue, a moderator,
 a deadline, a role. `asked` recognises it in a question, in Italian or English; `stated`
 recognises a sentence that states it, with the words an article uses ("investimento"
 states a price, "fino al" a deadline, "12,5 milioni di euro" an amount).
@@ -89,6 +89,14 @@ CONCEPTS: tuple[Concept, ...] = (
             re.I,
         ),
         re.compile(_AMOUNT, re.I),
+    ),
+    Concept(
+        "maximum",
+        _words(r"massim[oaie]|al massimo|fino a quanto|tetto|maximum|at most|up to|cap"),
+        _words(
+            r"massim[oaie]|al massimo|fino a|fino al|tetto|compres[oaie] tra|non oltre|"
+            r"non superiore|maximum|at most|up to"
+        ),
     ),
     Concept(
         "applications",

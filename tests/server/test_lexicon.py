@@ -92,3 +92,10 @@ def test_a_place_followed_by_an_article_is_not_a_person():
     span = find_span("person", names, "Chi ne ha parlato?")
     assert span is not None
     assert names[span[0] : span[1]] == "Pieter van Dijk"
+
+
+def test_a_total_is_not_a_maximum():
+    question = "What is the maximum grant per project in the regional call?"
+    assert not stated(question, "Il bando è finanziato con 12,5 milioni di euro.")
+    assert stated(question, "Ogni progetto riceve un contributo compreso tra 0,5 e 1,5 milioni.")
+    assert stated("Qual è il contributo massimo?", "Il contributo massimo è di 100.000 euro.")
