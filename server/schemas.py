@@ -18,6 +18,20 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _no_bool(value: object) -> object:
+    # pydantic reads true as 1: a count must be a JSON number.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true or false")
+    return value
+
+
+def _only_bool(value: object) -> object:
+    # pydantic reads "yes", "1" or 1 as true: a flag must be a JSON boolean.
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -56,6 +70,7 @@ class SearchIn(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] | None = None
 
     _blank = field_validator("query")(_not_blank)
+    _k = field_validator("k", mode="before")(_no_bool)
 
 
 class HitOut(BaseModel):
@@ -98,6 +113,8 @@ class AskIn(BaseModel):
     filters: FiltersIn | None = None
 
     _blank = field_validator("question")(_not_blank)
+    _k = field_validator("k", mode="before")(_no_bool)
+    _stream = field_validator("stream", mode="before")(_only_bool)
 
 
 class CitationOut(BaseModel):
@@ -205,6 +222,8 @@ class ChatCompletionIn(BaseModel):
     model: str = "clusterchat"
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=100)
     stream: bool = False
+
+    _stream = field_validator("stream", mode="before")(_only_bool)
 
 
 def error_responses(*codes: tuple[int, str]) -> dict[int | str, dict[str, Any]]:

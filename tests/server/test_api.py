@@ -390,6 +390,11 @@ def test_metrics_count_llm_fallbacks(
         ("/api/search", {"query": "forum", "k": -3}),
         ("/api/search", {"query": "forum", "filters": {"since": "ieri"}}),
         ("/api/search", {"query": "forum", "filters": {"until": "2024-02-30"}}),
+        # Not read as 1 or as true: JSON types are kept.
+        ("/api/ask", {"question": "Chi?", "k": True}),
+        ("/api/search", {"query": "forum", "k": False}),
+        ("/api/ask", {"question": "Chi?", "stream": "yes"}),
+        ("/api/ask", {"question": "Chi?", "stream": 1}),
         # Not read as a Unix timestamp (1970-01-01): a date is YYYY-MM-DD.
         ("/api/search", {"query": "forum", "filters": {"until": "0"}}),
         ("/api/search", {"query": "forum", "filters": {"since": 1714521600}}),

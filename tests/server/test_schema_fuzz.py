@@ -20,6 +20,7 @@ user's); those are 422 by design and are tested in test_api.py.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ OPERATIONS = [
     ("POST", "/api/reindex"),
     ("GET", "/api/jobs/{job_id}"),
 ]
-EXAMPLES = 20
+# Examples per operation; FUZZ_EXAMPLES=300 for a deeper run than CI's.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 
 
 # Operations with a request body; the others take no input, or only a free string in the
