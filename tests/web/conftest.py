@@ -259,44 +259,41 @@ def _watch(page: Page, seen: PageErrors) -> None:
     page.on("pageerror", on_page_error)
 
 
-def _new_page(browser: Browser, server: Server, seen: PageErrors, **options: object) -> Page:
+@contextmanager
+def _open_page(
+    browser: Browser, server: Server, seen: PageErrors, **options: object
+) -> Iterator[Page]:
+    """A page in a fresh context (empty localStorage); fails on console errors when done."""
     context = browser.new_context(base_url=server.base_url, locale="it-IT", **options)  # type: ignore[arg-type]
     context.set_default_timeout(30_000)
     page = context.new_page()
     _watch(page, seen)
-    return page
+    yield page
+    context.close()
+    assert seen.unexpected() == [], "console errors or page errors"
+
+
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 
 @pytest.fixture
 def page(browser: Browser, server: Server, page_errors: PageErrors) -> Iterator[Page]:
-    """A fresh desktop page (empty localStorage); fails the test on console errors."""
-    page = _new_page(browser, server, page_errors, viewport={"width": 1280, "height": 800})
-    yield page
-    page.context.close()
-    assert page_errors.unexpected() == [], "console errors or page errors"
+    """A fresh desktop page; fails the test on console errors."""
+    with _open_page(browser, server, page_errors, **DESKTOP) as page:
+        yield page
 
 
 @pytest.fixture
 def keyed_page(browser: Browser, keyed_server: Server, page_errors: PageErrors) -> Iterator[Page]:
     """A fresh desktop page on the server that requires an API key."""
-    page = _new_page(browser, keyed_server, page_errors, viewport={"width": 1280, "height": 800})
-    yield page
-    page.context.close()
-    assert page_errors.unexpected() == [], "console errors or page errors"
+    with _open_page(browser, keyed_server, page_errors, **DESKTOP) as page:
+        yield page
 
 
 @pytest.fixture
 def mobile_page(browser: Browser, server: Server, page_errors: PageErrors) -> Iterator[Page]:
     """A fresh 360x740 touch page; fails the test on console errors."""
-    page = _new_page(
-        browser,
-        server,
-        page_errors,
-        viewport={"width": 360, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    yield page
-    page.context.close()
-    assert page_errors.unexpected() == [], "console errors or page errors"
+    touch = {"device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+    viewport = {"width": 360, "height": 740}
+    with _open_page(browser, server, page_errors, viewport=viewport, **touch) as page:
+        yield page
