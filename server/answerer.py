@@ -13,7 +13,7 @@ from index.lexical import tokenize
 from index.types import Hit
 from ingest.sentences import sentence_spans
 from server.cues import find_span, language, question_kind
-from server.lexicon import Asked
+from server.lexicon import PREFIX, Asked, has_term
 
 ABSTAIN = {
     "it": "Non ho trovato questa informazione negli articoli.",
@@ -153,7 +153,6 @@ _QUESTION_WORDS = frozenset(
 # A follow-up replaces these ("primo" -> "secondo"): they do not carry over from history.
 _ORDINALS = frozenset(tokenize("primo prima secondo seconda terzo terza quarto ultimo ultima"))
 HISTORY_WEIGHT = 0.3
-PREFIX = 5
 
 
 def _matchable(tokens: Set[str]) -> set[str]:
@@ -181,7 +180,7 @@ def _coverage(terms: dict[str, float], tokens: Set[str]) -> float:
     total = sum(terms.values())
     if not total:
         return 0.0
-    found = sum(w for t, w in terms.items() if t in tokens or t[:PREFIX] in tokens)
+    found = sum(w for t, w in terms.items() if has_term(t, tokens))
     return found / total
 
 

@@ -19,6 +19,7 @@ counts; a counted noun stated in other words ("fondi": "finanziato con") counts 
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 
 from index.lexical import tokenize
@@ -189,10 +190,19 @@ CONCEPTS: tuple[Concept, ...] = (
 )
 
 
+# The noun a count question counts, by the question's language.
 _COUNTED = (
-    re.compile(r"\bquant[ie]\s+([a-zà-ÿ]+)", re.I),
-    re.compile(r"\bhow many\s+([a-z]+)", re.I),
+    ("it", re.compile(r"\bquant[ie]\s+([a-zà-ÿ]+)", re.I)),
+    ("en", re.compile(r"\bhow many\s+([a-z]+)", re.I)),
 )
+
+# Characters of a stem that are enough to match: "iscriv" meets "iscrizion" (both "iscri").
+PREFIX = 5
+
+
+def has_term(term: str, tokens: Set[str]) -> bool:
+    """True when `term` or its first `PREFIX` characters are among the matchable `tokens`."""
+    return term in tokens or term[:PREFIX] in tokens
 
 
 # Counted nouns that say how something is measured, not what: the answer gives the measure
@@ -214,9 +224,9 @@ def _concepts_in(text: str) -> tuple[Concept, ...]:
 class Asked:
     """What a question asks about: concepts, and the thing it counts ("quanti dipendenti").
 
-    Measured on SQuAD-it dev (docs/evaluation.md): when a "quanti/quante" question's
-    counted noun is missing from the chosen sentence and its context, the answer is
-    nearly always wrong, so it abstains.
+    A "quanti/quante" question's counted noun must be named in the chosen sentence or its
+    context (a noun of measure such as "volte" is not checked). What the whole check costs
+    and catches is measured in docs/evaluation.md (`python -m scripts.tune_answers`).
     """
 
     concepts: tuple[Concept, ...] = ()
@@ -228,12 +238,12 @@ class Asked:
         """Read the concepts and the counted noun from a question."""
         focus: str | None = None
         focus_concepts: tuple[Concept, ...] = ()
-        for pattern in _COUNTED:
+        for lang, pattern in _COUNTED:
             match = pattern.search(question)
             if match:
                 stems = tokenize(match.group(1))
                 focus_concepts = _concepts_in(match.group(1))
-                if stems and language_of(pattern) == "it" and stems[0] not in _MEASURES:
+                if stems and lang == "it" and stems[0] not in _MEASURES:
                     focus = stems[0]
                 elif focus_concepts:  # English: only a concept can match Italian text
                     focus = stems[0] if stems else None
@@ -251,17 +261,10 @@ class Asked:
             return frozenset((self.focus,))
         return frozenset()
 
-    def stated_in(self, text: str, tokens: frozenset[str] | set[str]) -> bool:
+    def stated_in(self, text: str, tokens: Set[str]) -> bool:
         """True when `text` (with its matchable `tokens`) states everything asked about."""
         if self.focus and not (
-            self.focus in tokens
-            or self.focus[:5] in tokens
-            or any(c.stated.search(text) for c in self.focus_concepts)
+            has_term(self.focus, tokens) or any(c.stated.search(text) for c in self.focus_concepts)
         ):
             return False
         return all(c.stated.search(text) for c in self.concepts)
-
-
-def language_of(pattern: re.Pattern[str]) -> str:
-    """The language a counted-noun pattern is written for."""
-    return "en" if "how" in pattern.pattern else "it"
