@@ -487,7 +487,8 @@ def index_size(settings: Settings) -> dict[str, float]:
 
 
 # -- 3. search latency ----------------------------------------------------------------------
-def _search_times(searcher: Searcher, questions: Sequence[str], mode: Mode) -> list[float]:
+def search_times(searcher: Searcher, questions: Sequence[str], mode: Mode) -> list[float]:
+    """Milliseconds of each search at k=5, one question at a time, query embedding included."""
     times = []
     for question in questions:
         start = time.perf_counter()
@@ -507,7 +508,7 @@ def bench_search(
     runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
     for run in range(1, plan.repeats + 1):
         for mode in MODES:
-            runs[mode].append(p50_p95(_search_times(searcher, asked, mode)))
+            runs[mode].append(p50_p95(search_times(searcher, asked, mode)))
             logger.info("search run %d %s: p50 %.1f ms", run, mode, runs[mode][-1][0])
     return {
         mode: {

@@ -20,25 +20,21 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-QUESTIONS = REPO.parent / "shared" / "eval" / "squad_it_dev" / "questions.jsonl"
-BIG = REPO / "bench" / "cache" / "big" / "data"
+from scripts import bench
+
+QUESTIONS = bench.DEFAULT_SQUAD / "questions.jsonl"
+BIG = bench.REPO / "bench" / "cache" / "big" / "data"
 
 
 def child(data_dir: Path, questions: list[str]) -> dict[str, float]:
     """Measure in this process (GOMP_SPINCOUNT is already in the environment)."""
-    from server.settings import Settings
     from server.wiring import embedder_for, searcher_for
 
-    settings = Settings(data_dir=data_dir, query_cache=0)
+    settings = bench.settings_at(data_dir)
     searcher = searcher_for(settings, embedder_for(settings))
     for question in questions[:10]:
         searcher.search(question)
-    times = []
-    for question in questions[:300]:
-        started = time.perf_counter()
-        searcher.search(question, k=5)
-        times.append((time.perf_counter() - started) * 1000)
+    p50, _ = bench.p50_p95(bench.search_times(searcher, questions[:300], "hybrid"))
     done: list[int] = []
 
     def worker(first: int) -> None:
@@ -54,7 +50,7 @@ def child(data_dir: Path, questions: list[str]) -> dict[str, float]:
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    return {"p50_ms": statistics.median(times), "contended_qps": sum(done) / wall}
+    return {"p50_ms": p50, "contended_qps": sum(done) / wall}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spin", action="append", help="GOMP_SPINCOUNT values (default 0, 10000)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    questions = [json.loads(line)["question"] for line in args.questions.open(encoding="utf-8")]
     if args.child:
-        sys.stdout.write(json.dumps(child(args.data_dir, questions[:400])) + "\n")
+        lines = args.questions.read_text(encoding="utf-8").splitlines()
+        questions = [json.loads(line)["question"] for line in lines[:400]]
+        sys.stdout.write(json.dumps(child(args.data_dir, questions)) + "\n")
         return 0
+    if not args.questions.is_file():
+        sys.stderr.write(f"no such question file: {args.questions}\n")
+        return 2
     if not (args.data_dir / "index").exists():
         sys.stderr.write(f"no index in {args.data_dir}: run `make bench` or pass --data-dir\n")
         return 2
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--questions",
                     str(args.questions),
                 ],
-                cwd=REPO,
+                cwd=bench.REPO,
                 env=env,
                 capture_output=True,
                 text=True,

@@ -13,6 +13,7 @@ import logging
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from index.types import Hit
 from server.answerer import ExtractiveAnswerer, Weights
@@ -61,38 +62,35 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions(args.questions)[: args.limit]
     asked = [(q, searcher.search(q.question, k=args.k)) for q in questions]
     idf = idf_from(searcher)
-    results = []
     base = Weights()
+
+    def variant(answerer: ExtractiveAnswerer) -> dict[str, Any]:
+        return {
+            "threshold": answerer.threshold,
+            "max_sentences": answerer.max_sentences,
+            **asdict(answerer.weights),
+            **score(answerer, asked),
+        }
+
     grid = itertools.product((1, 2, 3), (0.7, 0.75, 0.8, 0.9), (False, True), (0.3, 0.4, 0.5))
-    for sentences, companion, needs_span, threshold in grid:
-        weights = replace(base, companion=companion, companion_needs_span=needs_span)
-        answerer = ExtractiveAnswerer(
-            idf, threshold=threshold, weights=weights, max_sentences=sentences
+    results = [
+        variant(
+            ExtractiveAnswerer(
+                idf,
+                threshold=threshold,
+                weights=replace(base, companion=companion, companion_needs_span=needs_span),
+                max_sentences=sentences,
+            )
         )
-        results.append(
-            {
-                "threshold": threshold,
-                "max_sentences": sentences,
-                **asdict(weights),
-                **score(answerer, asked),
-            }
-        )
+        for sentences, companion, needs_span, threshold in grid
+    ]
     # At the defaults: without the check that the passage states what is asked, with other
     # shares of the context's evidence carried into a sentence's own, and with other
     # similarities above which few shared terms are taken for a paraphrase (1.0: never).
     variants = [replace(base, check_stated=False)]
     variants += [replace(base, carry=carry) for carry in (0.0, 0.3, 0.7, 0.9)]
     variants += [replace(base, paraphrase=p) for p in (0.8, 0.85, 0.88, 0.9)]
-    for weights in variants:
-        answerer = ExtractiveAnswerer(idf, weights=weights)
-        results.append(
-            {
-                "threshold": answerer.threshold,
-                "max_sentences": answerer.max_sentences,
-                **asdict(weights),
-                **score(answerer, asked),
-            }
-        )
+    results += [variant(ExtractiveAnswerer(idf, weights=weights)) for weights in variants]
     results.sort(key=lambda r: r["containment"])
     for result in results:
         sys.stdout.write(json.dumps(result) + "\n")
