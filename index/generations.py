@@ -9,11 +9,12 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,16 @@ logger = logging.getLogger(__name__)
 POINTER = "CURRENT"
 KEEP_GENERATIONS = 3
 Progress = Callable[[int, int], None]
+# Splits a chunk's text into sentence spans (start, end); given by the caller, so that the
+# index does not depend on how ingest splits sentences.
+Splitter = Callable[[str], Sequence[tuple[int, int]]]
+SENTENCE_VECTORS = "sentences.npy"  # one float16 row per distinct sentence
+SENTENCE_KEYS = "sentence_keys.npy"  # the sha256 digest of each row's sentence
+
+
+def text_key(text: str) -> bytes:
+    """The content key of a text: its vector is cached and looked up by it."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def embed_text(title: str, heading: str | None, text: str) -> str:
@@ -45,6 +56,7 @@ class BuildReport:
     chunks: int
     embedded: int  # vectors computed by the model; the rest came from the cache
     seconds: float
+    sentences: int = 0  # distinct sentences with a vector of their own
 
 
 @contextmanager
@@ -73,7 +85,7 @@ def current_name(root: Path) -> str | None:
 def _embed_all(
     store: DocStore, embedder: Embedder, texts: list[str], batch: int, progress: Progress | None
 ) -> tuple[Vectors, int]:
-    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+    keys = [text_key(t).hex() for t in texts]
     cached = store.cached_vectors(embedder.name, keys)
     missing = [i for i, key in enumerate(keys) if key not in cached]
     done = len(texts) - len(missing)
@@ -132,11 +144,14 @@ def build(
     faiss_kind: str = "flat",
     batch: int | None = None,
     progress: Progress | None = None,
+    sentences: Splitter | None = None,
 ) -> BuildReport:
     """Build a new generation from every stored chunk and make it current.
 
     Vectors of unchanged chunk texts come from the embedding cache, so an update after a
-    small change embeds only the new text, and its result equals a full rebuild.
+    small change embeds only the new text, and its result equals a full rebuild. With
+    `sentences`, every distinct sentence of the chunks gets a vector of its own too, for
+    the answerer to score sentences by meaning (`Generation.sentence_similarity`).
     Nothing is visible to readers until the final `os.replace` of the pointer; a kill at
     any moment leaves the previous generation current.
 
@@ -148,14 +163,21 @@ def build(
         revision = store.revision  # read first: a write during the build makes us stale
         rows = store.chunk_rows()
         texts = [embed_text(title, c.heading, c.text) for c, title, _, _, _ in rows]
+        split = [] if sentences is None else distinct_sentences(rows, sentences)
         size = batch if batch is not None else int(getattr(embedder, "batch_size", 16))
-        vectors, embedded = _embed_all(store, embedder, texts, size, progress)
+        # One pass over chunks and sentences, so progress counts every vector the build needs.
+        vectors, embedded = _embed_all(store, embedder, texts + split, size, progress)
+        vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
         name = f"gen-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-r{revision}"
         tmp = root / f".tmp-{name}"
         tmp.mkdir(parents=True)
         faiss_store.save(faiss_store.make_index(vectors, faiss_kind), tmp / "faiss.index")
         if texts:
             LexicalIndex.build(texts).save(tmp / "bm25")
+        if sentences is not None:
+            np.save(tmp / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
+            keys = np.frombuffer(b"".join(text_key(t) for t in split), dtype=np.uint8)
+            np.save(tmp / SENTENCE_KEYS, keys.reshape(len(split), 32))
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(_chunk_record(*row), ensure_ascii=False) + "\n")
@@ -166,6 +188,7 @@ def build(
             "chunks": len(rows),
             "faiss": faiss_kind,
             "tokenizer": TOKENIZER_VERSION,
+            "sentences": None if sentences is None else len(split),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -183,7 +206,15 @@ def build(
         _prune(root, keep=name)
     seconds = time.perf_counter() - started
     logger.info("built %s: %d chunks, %d embedded, %.1f s", name, len(rows), embedded, seconds)
-    return BuildReport(name, len(rows), embedded, seconds)
+    return BuildReport(name, len(rows), embedded, seconds, len(split))
+
+
+def distinct_sentences(
+    rows: Sequence[tuple[Chunk, str, Any, Any, str]], split: Splitter
+) -> list[str]:
+    """Every sentence of the chunks once (overlapping chunks share sentences)."""
+    found = (c.text[start:end] for c, *_ in rows for start, end in split(c.text))
+    return list(dict.fromkeys(s for s in found if s.strip()))
 
 
 def _prune(root: Path, keep: str) -> None:

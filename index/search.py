@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy.typing as npt
 from index import faiss_store
 from index.embedder import Embedder
 from index.errors import EmbedderMismatch, IndexNotBuilt
-from index.generations import POINTER, current_name
+from index.generations import POINTER, SENTENCE_KEYS, SENTENCE_VECTORS, current_name, text_key
 from index.lexical import TOKENIZER_VERSION, LexicalIndex
 from index.types import Filters, Hit
 from ingest.types import Chunk
@@ -92,6 +93,29 @@ class Generation:
         )
         self._sources = [f"{h.source}\n{h.url or ''}".lower() for h in self.hits]
         self.articles = len({h.chunk.article_id for h in self.hits})
+        # Sentence vectors, when the build made them: rows by the sentence's content key.
+        self._sentence_vectors: npt.NDArray[np.float16] | None = None
+        self._sentence_rows: dict[bytes, int] = {}
+        if (folder / SENTENCE_VECTORS).exists():
+            self._sentence_vectors = np.load(folder / SENTENCE_VECTORS)
+            keys = np.load(folder / SENTENCE_KEYS)
+            self._sentence_rows = {bytes(key): row for row, key in enumerate(keys)}
+
+    @property
+    def has_sentences(self) -> bool:
+        """True when this generation holds a vector for each sentence."""
+        return self._sentence_vectors is not None
+
+    def sentence_similarity(
+        self, query: npt.NDArray[np.float32], sentences: Sequence[str]
+    ) -> list[float | None]:
+        """Cosine similarity of `query` (one row) to each sentence; None for an unknown one."""
+        if self._sentence_vectors is None:
+            return [None] * len(sentences)
+        rows = [self._sentence_rows.get(text_key(s)) for s in sentences]
+        known = [r for r in rows if r is not None]
+        cosines = iter((self._sentence_vectors[known].astype(np.float32) @ query[0]).tolist())
+        return [None if r is None else next(cosines) for r in rows]
 
     def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
         """Which chunks pass the filters (None when no filter is set)."""
@@ -205,6 +229,18 @@ class Searcher:
                 f"{self.embedder.name!r} ({self.embedder.dim}-d) is configured: "
                 "run `clusterchat reindex` to rebuild it"
             )
+
+    def sentence_similarity(self, question: str, sentences: Sequence[str]) -> list[float | None]:
+        """Cosine similarity of `question` to each sentence of the current generation.
+
+        None for a sentence the generation has no vector for (built without sentence
+        vectors, or the sentence comes from another generation). The question's vector
+        is the one its search just computed, from the embedder's cache.
+        """
+        generation = self.generation()
+        if not generation.has_sentences:
+            return [None] * len(sentences)
+        return generation.sentence_similarity(self.embedder.query(question), sentences)
 
     def search(
         self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None

@@ -40,8 +40,9 @@ from typing import Any
 import httpx
 
 from index.embedder import Embedder
-from index.generations import current_name, embed_text
+from index.generations import current_name, distinct_sentences, embed_text
 from index.search import MODES, Mode, Searcher
+from ingest.sentences import sentence_spans
 from server import qa
 from server.evaluate import Question, evaluate, evaluate_answers, load_questions
 from server.pipeline import IngestReport, ingest_paths, update_index
@@ -260,7 +261,12 @@ def ingest_run(
         )
         stored = time.perf_counter()
         report.index = update_index(
-            store, embedder, settings.index_dir, faiss_kind=settings.faiss_index, progress=progress
+            store,
+            embedder,
+            settings.index_dir,
+            faiss_kind=settings.faiss_index,
+            progress=progress,
+            sentence_vectors=settings.sentence_vectors,
         )
         end = time.perf_counter()
     finally:
@@ -272,12 +278,16 @@ def ingest_run(
 
 
 def embed_texts(settings: Settings) -> list[str]:
-    """Exactly the texts a build embeds for the stored chunks."""
+    """Exactly the texts a build embeds for the stored chunks (and their sentences)."""
     store = open_store(settings)
     try:
-        return [embed_text(title, c.heading, c.text) for c, title, _, _, _ in store.chunk_rows()]
+        rows = store.chunk_rows()
     finally:
         store.close()
+    texts = [embed_text(title, c.heading, c.text) for c, title, _, _, _ in rows]
+    if settings.sentence_vectors:
+        texts += distinct_sentences(rows, sentence_spans)
+    return texts
 
 
 # -- 1. ingest ------------------------------------------------------------------------------
@@ -294,11 +304,11 @@ def bench_ingest(
         settings = settings_at(data)
         run = ingest_run(corpus, settings, embedder, f"ingest run {number}")
         built = run.report.index
-        if built is None or built.embedded != built.chunks:
-            raise RuntimeError("a fresh folder must embed every chunk")
+        if built is None or built.embedded != built.chunks + built.sentences:
+            raise RuntimeError("a fresh folder must embed every chunk and sentence")
         texts = embed_texts(settings)
-        if len(texts) != built.chunks:
-            raise RuntimeError(f"{len(texts)} texts but the build indexed {built.chunks}")
+        if len(texts) != built.embedded:
+            raise RuntimeError(f"{len(texts)} texts but the build embedded {built.embedded}")
         start = time.perf_counter()
         for i in range(0, len(texts), BATCH):
             embedder.passages(texts[i : i + BATCH])

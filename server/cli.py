@@ -82,6 +82,7 @@ def _build(settings: Settings, force: bool) -> Any:
             faiss_kind=settings.faiss_index,
             force=force,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            sentence_vectors=settings.sentence_vectors,
         )
     store.close()
     return report
@@ -98,7 +99,7 @@ def _summary(report: IngestReport) -> None:
     if report.index:
         console.print(
             f"index {report.index.generation}: {report.index.chunks} chunks, "
-            f"{report.index.embedded} embedded",
+            f"{report.index.sentences} sentences, {report.index.embedded} embedded",
             highlight=False,
         )
 
@@ -160,8 +161,8 @@ def reindex(data_dir: DataDir = None) -> None:
     except SearchIndexError as exc:
         fail(str(exc), 1)
     console.print(
-        f"index {report.generation}: {report.chunks} chunks, {report.embedded} "
-        f"embedded, {report.seconds:.1f} s",
+        f"index {report.generation}: {report.chunks} chunks, {report.sentences} sentences, "
+        f"{report.embedded} embedded, {report.seconds:.1f} s",
         highlight=False,
     )
 

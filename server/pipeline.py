@@ -15,6 +15,7 @@ from index.lexical import TOKENIZER_VERSION
 from ingest.chunk import chunk
 from ingest.errors import IngestError
 from ingest.parse import iter_files, parse_file
+from ingest.sentences import sentence_spans
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +132,11 @@ def ingest_paths(
     return report
 
 
-def index_is_stale(store: DocStore, index_dir: Path, embedder: Embedder) -> bool:
-    """True when the current generation is missing, behind the store, or of another model."""
+def index_is_stale(
+    store: DocStore, index_dir: Path, embedder: Embedder, sentence_vectors: bool = True
+) -> bool:
+    """True when the current generation is missing, behind the store, or of another model,
+    or lacks the sentence vectors asked for."""
     meta = generation_meta(index_dir)
     if meta is None:
         return True
@@ -140,6 +144,7 @@ def index_is_stale(store: DocStore, index_dir: Path, embedder: Embedder) -> bool
         meta.get("revision") != store.revision
         or meta.get("embedder") != embedder.name
         or meta.get("tokenizer") != TOKENIZER_VERSION
+        or (sentence_vectors and meta.get("sentences") is None)
     )
 
 
@@ -151,8 +156,20 @@ def update_index(
     faiss_kind: str = "flat",
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sentence_vectors: bool = True,
 ) -> BuildReport | None:
-    """Build a new generation if the store changed since the current one (or if forced)."""
-    if not force and not index_is_stale(store, index_dir, embedder):
+    """Build a new generation if the store changed since the current one (or if forced).
+
+    With `sentence_vectors`, each sentence of the chunks (as `ingest.sentences` splits
+    them, the same split the answerer quotes from) gets a vector too.
+    """
+    if not force and not index_is_stale(store, index_dir, embedder, sentence_vectors):
         return None
-    return build(store, embedder, index_dir, faiss_kind=faiss_kind, progress=progress)
+    return build(
+        store,
+        embedder,
+        index_dir,
+        faiss_kind=faiss_kind,
+        progress=progress,
+        sentences=sentence_spans if sentence_vectors else None,
+    )

@@ -40,12 +40,14 @@ def _index_job(services: Services, force: bool) -> Any:
             faiss_kind=services.settings.faiss_index,
             force=force,
             progress=progress,
+            sentence_vectors=services.settings.sentence_vectors,
         )
         if report is None:
-            return {"generation": None, "chunks": 0, "embedded": 0}
+            return {"generation": None, "chunks": 0, "sentences": 0, "embedded": 0}
         return {
             "generation": report.generation,
             "chunks": report.chunks,
+            "sentences": report.sentences,
             "embedded": report.embedded,
         }
 

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=1200, ge=200, le=20000)
     chunk_overlap: int = Field(default=200, ge=0, le=5000)
     faiss_index: Literal["flat", "hnsw"] = "flat"
+    # Give each sentence a vector of its own when indexing, for the answerer to score
+    # sentences by meaning; costs about as much model time again as the chunks.
+    sentence_vectors: bool = True
     search_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     fusion: Literal["minmax", "rrf"] = "minmax"
     rrf_k: int = Field(default=60, ge=1)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from index.docstore import DocStore
-from index.generations import current_name
+from index.generations import current_name, distinct_sentences
 from index.search import Searcher
+from ingest.sentences import sentence_spans
 from server.pipeline import ingest_paths, update_index
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,8 @@ def test_killed_build_keeps_the_previous_generation(tmp_path, e5, article_writer
     store = DocStore(db_path)
     try:
         ingest_paths([folder], store, **CHUNK)
-        update_index(store, e5, index_dir)
+        first = update_index(store, e5, index_dir)
+        assert first is not None
         previous = current_name(index_dir)
         searcher = Searcher(index_dir, e5)
         assert searcher.search("sede Modena", k=1)[0].title == "Nota breve"
@@ -68,6 +70,9 @@ def test_killed_build_keeps_the_previous_generation(tmp_path, e5, article_writer
         new_chunks = store.counts()[1] - 1
         assert new_chunks >= 40  # three batches of 16 at least
         cached = embedding_rows(db_path)
+        # Every vector the build needs: the new chunks' and their sentences'.
+        sentences = len(distinct_sentences(store.chunk_rows(), sentence_spans))
+        needed = cached + new_chunks + sentences - first.sentences
 
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         proc = subprocess.Popen(
@@ -88,7 +93,7 @@ def test_killed_build_keeps_the_previous_generation(tmp_path, e5, article_writer
             proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         partial = embedding_rows(db_path)
-        assert cached < partial < cached + new_chunks  # killed half-way through
+        assert cached < partial < needed  # killed half-way through
 
         # The old generation is still current and still answers, in this searcher and a new one.
         assert current_name(index_dir) == previous
@@ -100,7 +105,8 @@ def test_killed_build_keeps_the_previous_generation(tmp_path, e5, article_writer
         # Running the build again finishes it, reusing the vectors the killed run committed.
         report = update_index(store, e5, index_dir)
         assert report is not None
-        assert report.embedded == cached + new_chunks - partial
+        assert report.embedded == needed - partial
+        assert embedding_rows(db_path) == needed
         assert current_name(index_dir) == report.generation != previous
         assert not list(index_dir.glob(".tmp-*"))
         hits = searcher.search("zafferano di Navelli", k=1)

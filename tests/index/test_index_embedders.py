@@ -64,7 +64,8 @@ def test_minilm_builds_and_searches_an_english_corpus(tmp_path, minilm, article_
         ingest_paths([folder], store, **CHUNK)
         report = update_index(store, minilm, tmp_path / "data" / "index")
         assert report is not None
-        assert report.embedded == 3
+        assert (report.chunks, report.sentences) == (3, 3)  # one sentence per article
+        assert report.embedded == 6
         searcher = Searcher(tmp_path / "data" / "index", minilm)
         assert searcher.generation().meta["embedder"] == minilm.name
         assert searcher.search("Who won an award for baking?", k=1, mode="dense")[0].title == (

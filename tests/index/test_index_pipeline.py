@@ -48,7 +48,8 @@ def test_reingesting_the_same_folder_changes_nothing(test_data_copy, store, data
     ingest([test_data_copy], store)
     first_build = update_index(store, e5, index_dir)
     assert first_build is not None
-    assert first_build.embedded == first_build.chunks == store.counts()[1]
+    assert first_build.chunks == store.counts()[1]
+    assert first_build.embedded == first_build.chunks + first_build.sentences
     revision, vectors, generation = store.revision, embedding_rows(store), current_name(index_dir)
 
     again = ingest([test_data_copy], store)
@@ -105,7 +106,7 @@ def test_editing_one_file_updates_exactly_that_article(
 
     update = update_index(store, e5, data_dir / "index")
     assert update is not None
-    assert update.embedded == 1  # only the edited chunk
+    assert update.embedded == 2  # only the edited chunk and its one sentence
     hits = Searcher(data_dir / "index", e5).search("genomica Carpi", k=3, mode="bm25")
     assert [h.title for h in hits] == ["Secondo"]
 

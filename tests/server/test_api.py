@@ -696,7 +696,8 @@ def test_reindex_runs_one_job_at_a_time(
         job = job_waiter(client, job_id)
         assert job["state"] == "done"
         assert job["errors"] == []
-        assert job["counts"]["embedded"] == 2
+        # Two chunks, and each one's sentence (repeated within its article, embedded once).
+        assert job["counts"]["embedded"] == 4
         assert job["done"] == job["total"]
         new = client.get("/healthz").json()
         assert new["generation"] == job["counts"]["generation"] != old["generation"]
