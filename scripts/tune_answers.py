@@ -69,28 +69,46 @@ def main(argv: list[str] | None = None) -> int:
             "threshold": answerer.threshold,
             "max_sentences": answerer.max_sentences,
             **asdict(answerer.weights),
+            "sentence_similarity": answerer.sentence_similarity is not None,
             **score(answerer, asked),
         }
 
-    grid = itertools.product((1, 2, 3), (0.7, 0.75, 0.8, 0.9), (False, True), (0.3, 0.4, 0.5))
-    results = [
-        variant(
-            ExtractiveAnswerer(
-                idf,
-                threshold=threshold,
-                weights=replace(base, companion=companion, companion_needs_span=needs_span),
-                max_sentences=sentences,
-            )
+    similar = searcher.sentence_similarity
+    if not searcher.generation().has_sentences:
+        logger.warning("the index has no sentence vectors: run `clusterchat reindex` first")
+
+    default = ExtractiveAnswerer(idf).threshold
+
+    def answerer(
+        threshold: float = default, sentences: int = 2, by_sentence: bool = True, **weights: Any
+    ) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(
+            idf,
+            threshold=threshold,
+            max_sentences=sentences,
+            weights=replace(base, **weights),
+            sentence_similarity=similar if by_sentence else None,
         )
-        for sentences, companion, needs_span, threshold in grid
+
+    grid = itertools.product((1, 2, 3), (0.7, 0.75, 0.8, 0.9), (False, True), (0.3, 0.35, 0.4, 0.5))
+    results = [
+        variant(answerer(threshold, sentences, companion=companion, companion_needs_span=needs))
+        for sentences, companion, needs, threshold in grid
     ]
-    # At the defaults: without the check that the passage states what is asked, with other
-    # shares of the context's evidence carried into a sentence's own, and with other
-    # similarities above which few shared terms are taken for a paraphrase (1.0: never).
-    variants = [replace(base, check_stated=False)]
-    variants += [replace(base, carry=carry) for carry in (0.0, 0.3, 0.7, 0.9)]
-    variants += [replace(base, paraphrase=p) for p in (0.8, 0.85, 0.88, 0.9)]
-    results += [variant(ExtractiveAnswerer(idf, weights=weights)) for weights in variants]
+    # At the default threshold: without the check that the passage states what is asked,
+    # with other shares of the context's evidence carried into a sentence's own, and with
+    # other similarities above which few shared terms are taken for a paraphrase (1.0: never).
+    results.append(variant(answerer(check_stated=False)))
+    results += [variant(answerer(carry=carry)) for carry in (0.0, 0.3, 0.7, 0.9)]
+    results += [variant(answerer(paraphrase=p)) for p in (0.8, 0.85, 0.88, 0.9)]
+    # The weight of dense similarity: each sentence's own (the default), and its passage's.
+    results += [
+        variant(answerer(threshold, by_sentence=by_sentence, similarity=weight))
+        for by_sentence in (True, False)
+        for weight in (0.1, 0.2, 0.3, 0.4)
+        for threshold in (0.35, 0.4)
+        if not (by_sentence and weight == base.similarity)  # those are in the grid
+    ]
     results.sort(key=lambda r: r["containment"])
     for result in results:
         sys.stdout.write(json.dumps(result) + "\n")

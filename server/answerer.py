@@ -106,7 +106,7 @@ class Weights:
     own: float = 0.3  # question terms in the sentence itself
     context: float = 0.35  # ... in the sentence, its heading, title and previous sentence
     rank: float = 0.1  # the hit's rank, as 1 / (1 + rank)
-    similarity: float = 0.1  # the hit's dense similarity
+    similarity: float = 0.3  # dense similarity: the sentence's own, else its passage's
     strong_cue: float = 0.1  # the asked-for span next to a question term
     weak_cue: float = 0.05  # the asked-for span elsewhere in the sentence
     no_cue: float = 0.8  # factor when the question asks for a span the sentence lacks
@@ -211,9 +211,10 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         idf: Callable[[Sequence[str]], list[float]],
-        threshold: float = 0.4,
+        threshold: float = 0.35,
         max_sentences: int = 2,
         weights: Weights | None = None,
+        sentence_similarity: Callable[[str, Sequence[str]], Sequence[float | None]] | None = None,
     ) -> None:
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
@@ -223,6 +224,9 @@ class ExtractiveAnswerer:
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.weights = weights or Weights()
+        # Cosine similarity of the question to each sentence (None where unknown), used in
+        # place of its passage's: `Searcher.sentence_similarity` (docs/evaluation.md).
+        self.sentence_similarity = sentence_similarity
 
     def _terms(self, question: str, history: Sequence[Turn]) -> dict[str, float]:
         tokens = [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
@@ -252,6 +256,17 @@ class ExtractiveAnswerer:
                 everything |= tokens
         support = _coverage(terms, everything)
         numbers = {t for t in terms if t.isdigit()}
+        sentence_similarity: dict[tuple[int, int], float] = {}
+        if self.sentence_similarity is not None:
+            spans = [
+                (r, a, b) for r, hit in enumerate(hits) for a, b, _ in _sentences(hit.chunk.text)
+            ]
+            scores = self.sentence_similarity(
+                question, [hits[r].chunk.text[a:b] for r, a, b in spans]
+            )
+            sentence_similarity = {
+                (r, a): v for (r, a, _), v in zip(spans, scores, strict=True) if v is not None
+            }
         found: list[_Candidate] = []
         for rank, hit in enumerate(hits):
             text = hit.chunk.text
@@ -269,7 +284,8 @@ class ExtractiveAnswerer:
                 evidence = _coverage(terms, context)
                 own = max(_coverage(terms, tokens), self.weights.carry * evidence)
                 found_span = find_span(kind, sentence, question, terms, asked.near)
-                similarity = min(max(((hit.similarity or 0.75) - 0.75) / 0.15, 0.0), 1.0)
+                cosine = sentence_similarity.get((rank, start), hit.similarity or 0.75)
+                similarity = min(max((cosine - 0.75) / 0.15, 0.0), 1.0)
                 w = self.weights
                 cue = 0.0 if not found_span else w.strong_cue if found_span[2] else w.weak_cue
                 score = (

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(default=1.0, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=1000, ge=10)
-    abstain_threshold: float = Field(default=0.4, ge=0, le=1)  # see docs/evaluation.md
+    abstain_threshold: float = Field(default=0.35, ge=0, le=1)  # see docs/evaluation.md
     llm_base_url: HttpUrl | None = None  # None: extractive answers
     llm_model: str = "default"
     llm_api_key: SecretStr | None = None

@@ -59,8 +59,16 @@ def idf_from(searcher: Searcher) -> Any:
 
 
 def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer:
-    """The default answerer, with the configured abstention threshold."""
-    return ExtractiveAnswerer(idf_from(searcher), threshold=settings.abstain_threshold)
+    """The default answerer, with the configured abstention threshold.
+
+    It scores sentences by their own vectors where the index has them, else by their
+    passage's similarity.
+    """
+    return ExtractiveAnswerer(
+        idf_from(searcher),
+        threshold=settings.abstain_threshold,
+        sentence_similarity=searcher.sentence_similarity,
+    )
 
 
 @dataclass

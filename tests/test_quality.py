@@ -7,18 +7,20 @@ they catch regressions, not noise. The demo corpus is embedded once for the modu
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from index.docstore import DocStore
 from index.search import Searcher
-from server.answerer import ExtractiveAnswerer, Turn
+from ingest.sentences import sentence_spans
+from server.answerer import ExtractiveAnswerer, Turn, Weights
 from server.evaluate import citation_as_hit, evaluate, evaluate_answers, load_questions, normalise
 from server.pipeline import ingest_paths, update_index
 from server.qa import ask
 from server.settings import Settings
-from server.wiring import extractive_for, searcher_for
+from server.wiring import extractive_for, idf_from, searcher_for
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = load_questions(REPO / "demo" / "questions.jsonl")
@@ -160,3 +162,52 @@ def test_followup_without_llm_carries_the_previous_question(demo, answerer, case
     assert any(normalise(a) in normalise(asked.answer.text) for a in case["answers"])
     alone = ask(searcher, answerer, case["question"])
     assert alone.hits != asked.hits  # the history changed what was retrieved
+
+
+def test_sentence_similarity_replaces_the_passage_similarity_in_the_score(demo, answerer):
+    _, searcher = demo
+    assert searcher.generation().has_sentences  # the demo build embeds every sentence
+    assert answerer.sentence_similarity == searcher.sentence_similarity  # the default
+    question = "Chi ha parlato al panel sul valore condiviso?"
+    hits = searcher.search(question, k=5)
+    asked: list[tuple[str, list[str]]] = []
+
+    def sentence_cosines(q: str, sentences: Sequence[str]) -> list[float | None]:
+        asked.append((q, list(sentences)))
+        return searcher.sentence_similarity(q, sentences)
+
+    weights = Weights()
+    by_passage = ExtractiveAnswerer(idf_from(searcher), weights=weights)
+    by_sentence = ExtractiveAnswerer(
+        idf_from(searcher), weights=weights, sentence_similarity=sentence_cosines
+    )
+    passage = {(c.rank, c.start): c for c in by_passage.candidates(question, hits)}
+    sentence = {(c.rank, c.start): c for c in by_sentence.candidates(question, hits)}
+    # One call, with the question and every sentence of every hit.
+    assert len(asked) == 1
+    assert asked[0][0] == question
+    spans = [(r, a, b) for r, hit in enumerate(hits) for a, b in sentence_spans(hit.chunk.text)]
+    assert asked[0][1] == [hits[r].chunk.text[a:b] for r, a, b in spans]
+    assert len(spans) == len(sentence) == len(passage)
+    cosines = dict(
+        zip([(r, a) for r, a, _ in spans], sentence_cosines(question, asked[0][1]), strict=True)
+    )
+    assert None not in cosines.values()
+
+    def scaled(cosine: float) -> float:
+        return min(max((cosine - 0.75) / 0.15, 0.0), 1.0)
+
+    factors = {1.0, weights.no_cue, 0.5, 0.5 * weights.no_cue}  # no span asked for; heading
+    moved = 0
+    for key, c in sentence.items():
+        cosine = cosines[key]
+        assert cosine is not None
+        shift = weights.similarity * (scaled(cosine) - scaled(c.hit.similarity or 0.75))
+        change = c.score - passage[key].score
+        if abs(shift) < 1e-9:
+            assert change == pytest.approx(0.0, abs=1e-9)
+            continue
+        # Only the similarity term differs; the factors scale it like the rest of the score.
+        assert min(abs(change / shift - f) for f in factors) < 1e-6
+        moved += 1
+    assert moved > len(sentence) // 2
