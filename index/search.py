@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 NO_DATE = -1
+# Searches whose query vector is kept for scoring the answer that follows: more than the
+# searches that can run between one request's search and its answer.
+RECENT_QUERIES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,20 @@ class Searcher:
         self._generation: Generation | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        # The vectors of the latest searches, so that scoring a question's sentences right
+        # after its search does not embed it again (whatever the embedder's own cache).
+        self._recent: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    def _embed_query(self, query: str) -> npt.NDArray[np.float32]:
+        """Embed a search query, and remember its vector for `sentence_similarity`."""
+        vector = self.embedder.query(query)
+        with self._recent_lock:
+            self._recent[query] = vector
+            self._recent.move_to_end(query)
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return vector
 
     def generation(self) -> Generation:
         """The current generation, loading it if the pointer changed.
@@ -235,12 +253,16 @@ class Searcher:
 
         None for a sentence the generation has no vector for (built without sentence
         vectors, or the sentence comes from another generation). The question's vector
-        is the one its search just computed, from the embedder's cache.
+        is the one its search just computed.
         """
         generation = self.generation()
         if not generation.has_sentences:
             return [None] * len(sentences)
-        return generation.sentence_similarity(self.embedder.query(question), sentences)
+        with self._recent_lock:
+            vector = self._recent.get(question)
+        if vector is None:  # not searched just before (a follow-up searches a longer query)
+            vector = self.embedder.query(question)
+        return generation.sentence_similarity(vector, sentences)
 
     def search(
         self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None
@@ -256,7 +278,7 @@ class Searcher:
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            dense = generation.dense(self.embedder.query(query), depth, mask)
+            dense = generation.dense(self._embed_query(query), depth, mask)
         if mode in ("bm25", "hybrid"):
             lexical = generation.bm25(query, depth, mask)
         if mode == "dense":

@@ -447,7 +447,11 @@ def ensure_big(
     big = cache / "big"
     settings = settings_at(big / "data")
     store = open_store(base)
-    stamp = {"base_revision": store.revision, "target": plan.big_chunks}
+    stamp = {
+        "base_revision": store.revision,
+        "target": plan.big_chunks,
+        "sentences": settings.sentence_vectors,  # a folder built without them is stale
+    }
     store.close()
     marker = big / "bench-big.json"
     reused = marker.exists() and json.loads(marker.read_text()) == stamp

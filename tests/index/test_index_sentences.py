@@ -86,3 +86,37 @@ def test_an_index_without_sentence_vectors_is_rebuilt_once_to_add_them(folder, s
     assert searcher.generation().has_sentences  # picked up without a restart
     assert None not in searcher.sentence_similarity("Quando?", sentences)
     assert update_index(store, e5, index_dir) is None
+
+
+class CountingQueries:
+    """The real e5 embedder, counting the questions it is asked to embed."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.name, self.dim = embedder.name, embedder.dim
+        self.queries: list[str] = []
+
+    def passages(self, texts):
+        return self.embedder.passages(texts)
+
+    def query(self, text):
+        self.queries.append(text)
+        return self.embedder.query(text)
+
+
+def test_scoring_sentences_after_a_search_does_not_embed_the_question_again(
+    folder, store, data_dir, e5
+):
+    ingest(folder, store)
+    build(store, e5, data_dir / "index", sentences=sentence_spans)
+    counting = CountingQueries(e5)
+    searcher = Searcher(data_dir / "index", counting)
+    sentences = list(dict.fromkeys(chunk_sentences(store)))
+    question = "Quante persone hanno partecipato al Forum?"
+    searcher.search(question, k=3)
+    first = searcher.sentence_similarity(question, sentences)
+    assert counting.queries == [question]  # the search's vector was reused
+    other = "Dove si è tenuto il Forum?"  # never searched: embedded now
+    second = searcher.sentence_similarity(other, sentences)
+    assert counting.queries == [question, other]
+    assert first != second
