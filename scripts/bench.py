@@ -14,7 +14,6 @@ date incrementally, and the 10k-chunk folder is rebuilt only when the base chang
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import json
 import logging
@@ -40,7 +39,7 @@ from typing import Any
 import httpx
 
 from index.embedder import Embedder
-from index.generations import current_name, distinct_sentences, embed_text
+from index.generations import current_name, distinct_sentences, embed_text, text_key
 from index.search import MODES, Mode, Searcher
 from ingest.sentences import sentence_spans
 from server import qa
@@ -432,7 +431,7 @@ def _write_copies(base: Settings, folder: Path, target: int) -> int:
 
 
 def _missing_vectors(settings: Settings, embedder: Embedder) -> int:
-    keys = {hashlib.sha256(t.encode("utf-8")).hexdigest() for t in embed_texts(settings)}
+    keys = {text_key(t).hex() for t in embed_texts(settings)}
     store = open_store(settings)
     try:
         return len(keys) - len(store.cached_vectors(embedder.name, sorted(keys)))
