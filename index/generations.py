@@ -162,8 +162,7 @@ def build(
     with build_lock(root):
         revision = store.revision  # read first: a write during the build makes us stale
         rows = store.chunk_rows()
-        texts = [embed_text(title, c.heading, c.text) for c, title, _, _, _ in rows]
-        split = [] if sentences is None else distinct_sentences(rows, sentences)
+        texts, split = texts_to_embed(rows, sentences)
         size = batch if batch is not None else int(getattr(embedder, "batch_size", 16))
         # One pass over chunks and sentences, so progress counts every vector the build needs.
         vectors, embedded = _embed_all(store, embedder, texts + split, size, progress)
@@ -207,6 +206,14 @@ def build(
     seconds = time.perf_counter() - started
     logger.info("built %s: %d chunks, %d embedded, %.1f s", name, len(rows), embedded, seconds)
     return BuildReport(name, len(rows), embedded, seconds, len(split))
+
+
+def texts_to_embed(
+    rows: Sequence[tuple[Chunk, str, Any, Any, str]], sentences: Splitter | None
+) -> tuple[list[str], list[str]]:
+    """What a build embeds: each chunk with its title and heading, and each distinct sentence."""
+    chunks = [embed_text(title, c.heading, c.text) for c, title, *_ in rows]
+    return chunks, [] if sentences is None else distinct_sentences(rows, sentences)
 
 
 def distinct_sentences(

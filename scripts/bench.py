@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from index.embedder import Embedder
-from index.generations import current_name, distinct_sentences, embed_text, text_key
+from index.generations import current_name, text_key, texts_to_embed
 from index.search import MODES, Mode, Searcher
 from ingest.sentences import sentence_spans
 from server import qa
@@ -283,10 +283,8 @@ def embed_texts(settings: Settings) -> list[str]:
         rows = store.chunk_rows()
     finally:
         store.close()
-    texts = [embed_text(title, c.heading, c.text) for c, title, _, _, _ in rows]
-    if settings.sentence_vectors:
-        texts += distinct_sentences(rows, sentence_spans)
-    return texts
+    chunks, sentences = texts_to_embed(rows, sentence_spans if settings.sentence_vectors else None)
+    return chunks + sentences
 
 
 # -- 1. ingest ------------------------------------------------------------------------------
