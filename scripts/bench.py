@@ -42,8 +42,8 @@ from index.embedder import Embedder
 from index.generations import current_name, text_key, texts_to_embed
 from index.search import MODES, Mode, Searcher
 from ingest.sentences import sentence_spans
-from server import qa
-from server.evaluate import Question, evaluate, evaluate_answers, load_questions
+from server.answer import qa
+from server.answer.evaluate import Question, evaluate, evaluate_answers, load_questions
 from server.pipeline import IngestReport, ingest_paths, update_index
 from server.settings import Settings
 from server.wiring import embedder_for, extractive_for, open_store, searcher_for
@@ -91,7 +91,7 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def p50_p95(times_ms: Sequence[float]) -> tuple[float, float]:
-    """Median and 95th percentile (the same rank rule as server.evaluate)."""
+    """Median and 95th percentile (the same rank rule as server.answer.evaluate)."""
     ordered = sorted(times_ms)
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
@@ -800,7 +800,7 @@ def render(result: dict[str, Any]) -> str:
         "## Profile",
         "",
         (
-            f"{f['profile']['calls']} in-process `server.qa.ask` calls: see `profile.txt`."
+            f"{f['profile']['calls']} in-process `server.answer.qa.ask` calls: see `profile.txt`."
             if f["profile"]["available"]
             else f["profile"]["note"] + "."
         ),

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from index.types import Hit
-from server.answerer import ExtractiveAnswerer, Weights
-from server.evaluate import Question, citation_as_hit, load_questions, normalise
+from server.answer.answerer import ExtractiveAnswerer, Weights
+from server.answer.evaluate import Question, citation_as_hit, load_questions, normalise
 from server.settings import Settings
 from server.wiring import embedder_for, idf_from, searcher_for
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from index.search import fuse, fuse_scores
-from server.evaluate import load_questions
+from server.answer.evaluate import load_questions
 from server.settings import Settings
 from server.wiring import embedder_for, searcher_for
 

@@ -19,10 +19,10 @@ from index.errors import SearchIndexError
 from index.search import MODES
 from index.types import Filters, Hit
 from ingest.errors import IngestError
-from server import qa
-from server.evaluate import evaluate, evaluate_answers, load_questions
+from server.answer import qa
+from server.answer.evaluate import evaluate, evaluate_answers, load_questions
+from server.http.schemas import answer_out
 from server.pipeline import IngestReport, ingest_paths, update_index
-from server.schemas import answer_out
 from server.settings import Settings
 from server.wiring import build_services, embedder_for, extractive_for, open_store, searcher_for
 
@@ -400,7 +400,7 @@ def serve(
     # Workers are new processes: they read the settings from the environment.
     os.environ["CLUSTERCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
     uvicorn.run(
-        "server.app:app_from_env",
+        "server.http.app:app_from_env",
         factory=True,
         host=host,
         port=port,

@@ -13,10 +13,10 @@ from index.docstore import DocStore
 from index.embedder import Embedder, make_embedder
 from index.errors import SearchIndexError
 from index.search import Fusion, Searcher
-from server.answerer import Answerer, ExtractiveAnswerer
+from server.answer.answerer import Answerer, ExtractiveAnswerer
 from server.feedback import FeedbackStore
+from server.http.metrics import Metrics
 from server.jobs import JobRunner
-from server.metrics import Metrics
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Services:
     searcher: Searcher
     extractive: ExtractiveAnswerer
     answerer: Answerer
-    llm: Any | None  # server.llm.LLMAnswerer when an LLM is configured
+    llm: Any | None  # server.answer.llm.LLMAnswerer when an LLM is configured
     jobs: JobRunner
     feedback: FeedbackStore
     metrics: Metrics
@@ -104,7 +104,7 @@ def build_services(settings: Settings) -> Services:
     llm: Any | None = None
     http: httpx.Client | None = None
     if settings.llm_base_url is not None:
-        from server.llm import LLMAnswerer
+        from server.answer.llm import LLMAnswerer
 
         http = httpx.Client()
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None

@@ -15,10 +15,16 @@ import pytest
 from index.docstore import DocStore
 from index.search import Searcher
 from ingest.sentences import sentence_spans
-from server.answerer import ExtractiveAnswerer, Turn, Weights
-from server.evaluate import citation_as_hit, evaluate, evaluate_answers, load_questions, normalise
+from server.answer.answerer import ExtractiveAnswerer, Turn, Weights
+from server.answer.evaluate import (
+    citation_as_hit,
+    evaluate,
+    evaluate_answers,
+    load_questions,
+    normalise,
+)
+from server.answer.qa import ask
 from server.pipeline import ingest_paths, update_index
-from server.qa import ask
 from server.settings import Settings
 from server.wiring import extractive_for, idf_from, searcher_for
 

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from index.docstore import DocStore
 from index.embedder import E5Embedder
-from server.app import create_app
+from server.http.app import create_app
 from server.pipeline import ingest_paths, update_index
 from server.settings import Settings
 

@@ -9,7 +9,7 @@ from datetime import date
 
 from index.types import Hit
 from ingest.types import Chunk
-from server.answerer import Answer, ExtractiveAnswerer
+from server.answer.answerer import Answer, ExtractiveAnswerer
 
 ARTICLE_ID = "a1b2c3d4e5f60718"
 ARTICLE = (

@@ -16,7 +16,7 @@ from httpx import Response
 
 from index.docstore import DocStore
 from index.generations import current_name
-from server.app import create_app
+from server.http.app import create_app
 from server.pipeline import ingest_paths
 from server.settings import Settings
 

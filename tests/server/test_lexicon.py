@@ -1,12 +1,12 @@
-"""What a question asks about, and whether a sentence states it (server.lexicon)."""
+"""What a question asks about, and whether a sentence states it (server.answer.lexicon)."""
 
 from __future__ import annotations
 
 import pytest
 
 from index.lexical import tokenize
-from server.cues import find_span
-from server.lexicon import Asked
+from server.answer.cues import find_span
+from server.answer.lexicon import Asked
 
 
 def names(asked: Asked) -> set[str]:

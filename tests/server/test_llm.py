@@ -17,8 +17,8 @@ from llm_fixtures import (
     sse,
 )
 
-from server.answerer import ABSTAIN, Answer, Turn, followup_query
-from server.llm import LLMAnswerer, build_messages, verify
+from server.answer.answerer import ABSTAIN, Answer, Turn, followup_query
+from server.answer.llm import LLMAnswerer, build_messages, verify
 
 BASE = "http://llm.test/v1"
 QUESTION = "Quando scade il bando e chi ha parlato all'evento?"

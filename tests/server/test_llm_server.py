@@ -17,8 +17,8 @@ import httpx
 import pytest
 from llm_fixtures import assert_citations_hold, fallback, hits
 
-from server.answerer import Answer
-from server.llm import LLMAnswerer
+from server.answer.answerer import Answer
+from server.answer.llm import LLMAnswerer
 
 pytestmark = pytest.mark.slow
 

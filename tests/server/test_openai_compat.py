@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from index.docstore import DocStore
-from server.app import create_app
+from server.http.app import create_app
 from server.settings import Settings
 
 RESOCONTO_URL = "https://news.clust-er.example/forum-digitale-2024-resoconto"

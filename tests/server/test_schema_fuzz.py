@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from server.app import create_app
+from server.http.app import create_app
 from server.settings import Settings
 
 # Every operation of the schema; test_every_operation_is_fuzzed keeps this list complete.

@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from index.errors import SearchIndexError
 from index.search import Generation, Mode
 from index.types import Filters, Hit
-from server.answerer import Answer, Turn
-from server.deps import Reader, ServicesDep
-from server.qa import ask, retrieve, words
-from server.schemas import (
+from server.answer.answerer import Answer, Turn
+from server.answer.qa import ask, retrieve, words
+from server.http.deps import Reader, ServicesDep
+from server.http.schemas import (
     AnswerOut,
     AskIn,
     FeedbackIn,

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
-from server.answerer import Answer, Turn
-from server.deps import Reader, ServicesDep
-from server.qa import ask, words
-from server.routes_answer import ERRORS
-from server.schemas import ChatCompletionIn, citation_out
+from server.answer.answerer import Answer, Turn
+from server.answer.qa import ask, words
+from server.http.deps import Reader, ServicesDep
+from server.http.routes_answer import ERRORS
+from server.http.schemas import ChatCompletionIn, citation_out
 
 router = APIRouter(dependencies=[Reader])
 MODEL_ID = "clusterchat"

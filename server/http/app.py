@@ -20,10 +20,10 @@ from swagger_ui_bundle import swagger_ui_path
 
 from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
 from ingest.errors import IngestError, UnsupportedFormat
-from server import routes_admin, routes_answer, routes_openai
-from server.deps import ServicesDep
-from server.metrics import CONTENT_TYPE
-from server.routes_answer import example_questions
+from server.http import routes_admin, routes_answer, routes_openai
+from server.http.deps import ServicesDep
+from server.http.metrics import CONTENT_TYPE
+from server.http.routes_answer import example_questions
 from server.settings import Settings
 from server.wiring import build_services
 

@@ -16,7 +16,7 @@ import httpx
 from index.lexical import tokenize
 from index.types import Hit
 from ingest.sentences import sentence_spans
-from server.answerer import (
+from server.answer.answerer import (
     ABSTAIN,
     Answer,
     Citation,
@@ -25,7 +25,7 @@ from server.answerer import (
     abstain,
     followup_query,
 )
-from server.cues import language
+from server.answer.cues import language
 
 logger = logging.getLogger(__name__)
 

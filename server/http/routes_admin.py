@@ -12,9 +12,9 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from index.errors import IndexBusy
 from ingest.errors import UnsupportedFormat
 from ingest.parse import sniff_kind
-from server.deps import Admin, ServicesDep
+from server.http.deps import Admin, ServicesDep
+from server.http.schemas import DocumentOut, JobOut, error_responses
 from server.pipeline import IngestReport, ingest_file, update_index
-from server.schemas import DocumentOut, JobOut, error_responses
 from server.wiring import Services
 
 logger = logging.getLogger(__name__)

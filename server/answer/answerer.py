@@ -12,8 +12,8 @@ from typing import Protocol
 from index.lexical import tokenize
 from index.types import Hit
 from ingest.sentences import sentence_spans
-from server.cues import find_span, language, question_kind
-from server.lexicon import PREFIX, Asked, has_term
+from server.answer.cues import find_span, language, question_kind
+from server.answer.lexicon import PREFIX, Asked, has_term
 
 ABSTAIN = {
     "it": "Non ho trovato questa informazione negli articoli.",
@@ -204,7 +204,7 @@ class ExtractiveAnswerer:
     sentence), the hit's rank and dense similarity, and whether it holds the kind of
     span the question asks for (a name for "chi", a date for "quando", ...). When the
     best sentence's evidence is below `threshold`, or it does not state the attribute
-    the question asks about (a price, a headcount, a moderator: `server.lexicon`), it
+    the question asks about (a price, a headcount, a moderator: `server.answer.lexicon`), it
     abstains.
     """
 
@@ -322,7 +322,7 @@ class ExtractiveAnswerer:
         """Too little evidence to answer.
 
         Whatever the language, the best passage must state what the question asks about
-        (`server.lexicon`): "Quanti dipendenti ha Adriatica H2?" is not answered from a
+        (`server.answer.lexicon`): "Quanti dipendenti ha Adriatica H2?" is not answered from a
         sentence about Adriatica H2 that says nothing of its staff. Beyond that, Italian
         questions are judged by the share of their terms the passage holds (and, if
         `Weights.paraphrase` is set below 1, answered anyway when the passage is that close

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index.types import Hit
-from server.answerer import Answer, Citation, Suggestion
+from server.answer.answerer import Answer, Citation, Suggestion
 
 
 def _not_blank(value: str) -> str:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from index.search import Mode, Searcher
 from index.types import Filters, Hit
-from server.answerer import Answer, Answerer, Turn, followup_query
+from server.answer.answerer import Answer, Answerer, Turn, followup_query
 
 logger = logging.getLogger(__name__)
 

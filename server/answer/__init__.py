@@ -1,0 +1,1 @@
+"""Answering: extractive and LLM answerers, question cues, retrieval, evaluation."""
