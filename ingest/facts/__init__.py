@@ -1,0 +1,1 @@
+"""Facts extracted from an article: events, sessions, people and their roles, with offsets."""
