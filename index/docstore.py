@@ -254,6 +254,15 @@ class DocStore:
             pages=tuple(json.loads(row[8])),
         )
 
+    def chunks(self, article_id: str) -> tuple[Chunk, ...]:
+        """One article's stored chunks, in order (none for an unknown id)."""
+        rows = self._db.execute(
+            'SELECT id, article_id, ordinal, text, start, "end", heading, page FROM chunks'
+            " WHERE article_id=? ORDER BY ordinal",
+            (article_id,),
+        )
+        return tuple(Chunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows)
+
     def articles(self) -> list[ArticleInfo]:
         """Every stored article, newest first."""
         rows = self._db.execute(

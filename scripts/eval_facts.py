@@ -79,7 +79,7 @@ def evaluate(folder: Path, show_errors: bool) -> dict[str, Any]:
         if not line.strip():
             continue
         record = json.loads(line)
-        found = _predicted(folder / record["source"])
+        found = _predicted(folder / "corpus" / record["source"])
         gold = _gold_triples(record)
         for name, pairs in (("triples", False), ("pairs", True)):
             for n, value in enumerate(_score(found, gold, pairs)):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +12,11 @@ import httpx
 
 from index.docstore import DocStore
 from index.embedder import Embedder, make_embedder
-from index.errors import SearchIndexError
+from index.errors import NotFound, SearchIndexError
 from index.search import Fusion, Searcher
+from ingest.facts.extract import extract_facts
 from server.answer.answerer import Answerer, ExtractiveAnswerer
+from server.answer.facts import FactsAnswerer, FactsLookup, Sourced
 from server.feedback import FeedbackStore
 from server.http.metrics import Metrics
 from server.jobs import JobRunner
@@ -71,6 +74,32 @@ def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer
     )
 
 
+def facts_lookup(store: DocStore) -> FactsLookup:
+    """Articles with their chunks and facts, extracted once per article version and kept."""
+    cache: dict[str, tuple[str, Sourced]] = {}
+    lock = threading.Lock()
+
+    def lookup(article_ids: Sequence[str]) -> Mapping[str, Sourced]:
+        found: dict[str, Sourced] = {}
+        for article_id in article_ids:
+            try:
+                article = store.get(article_id)
+            except NotFound:
+                continue
+            with lock:
+                cached = cache.get(article_id)
+            if cached is not None and cached[0] == article.content_hash:
+                found[article_id] = cached[1]
+                continue
+            sourced = Sourced(article, store.chunks(article_id), extract_facts(article))
+            with lock:
+                cache[article_id] = (article.content_hash, sourced)
+            found[article_id] = sourced
+        return found
+
+    return lookup
+
+
 @dataclass
 class Services:
     """Everything a request handler needs, built once per app."""
@@ -118,13 +147,17 @@ def build_services(settings: Settings) -> Services:
             retries=settings.llm_retries,
         )
     jobs = JobRunner(settings.db_path)
+    # Role questions ("chi ha moderato…") are answered from the extracted facts first.
+    answerer: Answerer = FactsAnswerer(
+        llm or extractive, facts_lookup(store), searcher.sentence_similarity
+    )
     return Services(
         settings=settings,
         store=store,
         embedder=embedder,
         searcher=searcher,
         extractive=extractive,
-        answerer=llm or extractive,
+        answerer=answerer,
         llm=llm,
         jobs=jobs,
         feedback=FeedbackStore(settings.db_path),
