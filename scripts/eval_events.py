@@ -99,7 +99,10 @@ def evaluate(settings: Settings, parts: list[str], show_errors: bool) -> dict[st
                     tallies[key][1] += 1
                 if record.get("lang") == "en" and not right and not answer.abstained:
                     wrong_quotes_en += 1
-                if show_errors and not right:
+                blind = any("/blind/" in c.source for c in answer.citations)
+                if show_errors and not right and blind:
+                    sys.stdout.write(f"✗ {record['id']} (the answer cites a blind article: hidden)\n")
+                elif show_errors and not right:
                     sys.stdout.write(
                         f"✗ {record['id']} [{kind}] {record['question']}\n"
                         f"    gold: {record.get('answers_all') or record.get('answers')}\n"

@@ -148,9 +148,7 @@ def build_services(settings: Settings) -> Services:
         )
     jobs = JobRunner(settings.db_path)
     # Role questions ("chi ha moderato…") are answered from the extracted facts first.
-    answerer: Answerer = FactsAnswerer(
-        llm or extractive, facts_lookup(store), searcher.sentence_similarity
-    )
+    answerer: Answerer = FactsAnswerer(llm or extractive, facts_lookup(store), embedder)
     return Services(
         settings=settings,
         store=store,

@@ -42,7 +42,8 @@ _WEEKDAY_REL = re.compile(
     + _WEEKDAY
     + r")(?:\s*(?:,|e)\s*(?:"
     + _WEEKDAY
-    + r"))*)(?:\s+(scors[oi]|prossim[oi]))?\b",
+    + r"))*)(?:\s+(scors[oi]|prossim[oi]|della\s+prossima\s+settimana|della\s+settimana\s+"
+    r"prossima|della\s+settimana\s+scorsa|della\s+scorsa\s+settimana))?\b",
     re.I,
 )
 _RELATIVE = re.compile(r"\b(ieri|oggi|domani|l['’]altro\s+ieri|dopodomani)\b", re.I)
@@ -130,6 +131,12 @@ def find_dates(
             direction = (match.group(1) or match.group(3) or "").lower()
             if not direction:
                 continue  # a bare weekday next to a full date is handled above
+            if "settimana" in direction:  # "martedì della prossima settimana": that week's day
+                step = 7 if "prossima" in direction else -7
+                monday = published - timedelta(days=published.weekday()) + timedelta(days=step)
+                days = [WEEKDAYS[w.lower()] for w in re.findall(_WEEKDAY, match.group(2), re.I)]
+                add(match.start(), match.end(), tuple(monday + timedelta(days=d) for d in days))
+                continue
             add(match.start(), match.end(), _weekday_dates(match.group(2), direction, published))
         for match in _RELATIVE.finditer(text, start, end):
             word = re.sub(r"\s+", " ", match.group(1).lower()).replace("’", "'")

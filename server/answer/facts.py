@@ -12,15 +12,22 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from index.lexical import tokenize
 from index.types import Hit
+from ingest.facts.dates import find_dates
 from ingest.facts.names import find_names, fold
 from ingest.facts.types import Facts, Person, Session
 from ingest.types import Article, Chunk
 from server.answer.answerer import Answer, Answerer, Citation, Turn, abstain
-from server.answer.cues import language
+from server.answer.cues import language, question_kind
 
 logger = logging.getLogger(__name__)
 
@@ -35,31 +42,56 @@ class Sourced:
 
 
 FactsLookup = Callable[[Sequence[str]], Mapping[str, Sourced]]
-Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
+
+
+class Encoder(Protocol):
+    """What the answerer needs of an embedder: a question vector and passage vectors."""
+
+    def query(self, text: str) -> npt.NDArray[np.float32]:
+        """One L2-normalised row for a question."""
+        ...
+
+    def passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """L2-normalised rows for passages."""
+        ...
+
 
 # What a who-question asks for; the first that matches wins ("chi ha consegnato il premio"
 # is about the presenter, not the winner).
 _ASKED: tuple[tuple[str, str], ...] = (
-    ("moderator", r"moder|chair|\bhost(?:ed)?\b"),
+    ("moderator", r"moder|\bchair|\bhost(?:ed)?\b|condott|condurre|\bcondot"),
     (
         "award_presenter",
-        r"consegn|present(?:ed)?\s+the\s+(?:award|prize)|hand(?:ed)?\s+(?:out|over)",
+        r"consegn|present(?:ed)?\s+the\s+(?:award|prize)|hand(?:ed)?\s+(?:out|over)|gave\s+(?:out\s+)?the\s+(?:award|prize)",
     ),
-    ("jury", r"giuri|giudic|\bjury|\bjudges?\b"),
+    ("jury", r"\bgiuri|\bgiudic|\bjury|\bjudges?\b"),
     (
         "award_winner",
-        r"\bvint|vincit|premiat|aggiudic|\bwon\b|\bwin(?:ner)?s?\b|award(?:ed)?|prize|premio",
+        r"\bvint|vincit|premiat|aggiudic|ritirat|\bwon\b|\bwin(?:ner)?s?\b|award(?:ed)?|prize|premio|riconosciment",
     ),
-    ("keynote", r"keynote|lectio"),
-    ("opening", r"\bapert|\baprir|\bsaluti|\bopen(?:ed|ing)?\b|welcom"),
-    ("closing", r"\bchius|\bchiuder|conclus|\bclos(?:ed|ing)\b|conclud"),
+    (
+        "keynote",
+        r"keynote|lectio|relazione\s+(?:introduttiva|principale|di\s+apertura)|intervento\s+principale|main\s+(?:talk|speech)",
+    ),
+    (
+        "opening",
+        r"\bapert|\baprir|\bsaluti|\bopen(?:ed|ing)?\b|welcom|dato\s+il\s+via|dare\s+il\s+via|kick(?:ed)?\s*off|inaugur",
+    ),
+    (
+        "closing",
+        r"\bchius|\bchiuder|conclus|\bclos(?:ed|ing)\b|conclud|tirat[oa]\s+le\s+somme|wrap(?:ped)?\s+up|final\s+(?:word|remarks)",
+    ),
     ("coordinator", r"coordin|guidat|\bled\b|\bran\b|\brun\b"),
     (
         "speaker",
-        r"parlat|intervenut|relator|relatric|partecipat|preso\s+parte|sul\s+palco|discuss|\bspoke|\bspeak|panel+ists?|took\s+part|talk|on\s+stage|\bwho\s+(?:was|were)\s+on",
+        r"parlat|intervenut|relator|relatric|partecipat|preso\s+parte|sul\s+palco|discuss|ospiti|\bspoke|\bspeak|panel+ists?|took\s+part|talk|on\s+stage|\bwho\s+(?:was|were)\s+on|guests?",
     ),
 )
-_WHO = re.compile(r"\b(?:chi|who|whom|quali\s+relator\w*|da\s+chi|by\s+whom)\b", re.I)
+_WHO = re.compile(
+    r"\b(?:chi|who|whom|da\s+chi|by\s+whom|(?:quali|quale|which|what)\s+(?:relator\w*|ospiti|"
+    r"persone|esperti|speakers?|guests?|people|panel+ists?|start-?up|aziend\w+|impres\w+))\b",
+    re.I,
+)
 _WHICH_SESSION = re.compile(
     r"\b(?:(?:a|in|per)\s+)?(?:quale|quali|che|which|what)\s+(?:panel|sessione|sessioni|session|"
     r"sessions|tavola|tavole|workshop|keynote|talk|evento|ruolo|ruoli|role|roles|incontro|dibattito)\b",
@@ -93,6 +125,87 @@ _NOISE = frozenset(
 _MIN_MATCH = 0.45
 
 
+_ORDINAL_WORDS = {
+    w: n
+    for n, words in enumerate(
+        [
+            ("prima", "primo", "first", "1st", "1ª", "1a"),
+            ("seconda", "secondo", "second", "2nd", "2ª", "2a"),
+            ("terza", "terzo", "third", "3rd", "3ª", "3a"),
+            ("quarta", "quarto", "fourth", "4th", "4ª", "4a"),
+            ("quinta", "quinto", "fifth", "5th", "5ª", "5a"),
+            ("sesta", "sesto", "sixth", "6th", "6ª", "6a"),
+            ("settima", "settimo", "seventh", "7th", "7ª", "7a"),
+            ("ottava", "ottavo", "eighth", "8th", "8ª", "8a"),
+            ("nona", "nono", "ninth", "9th", "9ª", "9a"),
+            ("decima", "decimo", "tenth", "10th", "10ª", "10a"),
+        ],
+        start=1,
+    )
+    for w in words
+}
+_EDITION_OF = re.compile(
+    r"\b(\w+)\s+(?:edizione|edition)\b|\b(?:edizione|edition)\s+(\d{4})\b", re.I
+)
+_YEAR = re.compile(r"\b(20\d\d)\b")
+# English names of Italian and European cities, as English questions write them.
+_EXONYMS = {
+    "turin": "torino", "milan": "milano", "florence": "firenze", "venice": "venezia",
+    "naples": "napoli", "genoa": "genova", "rome": "roma", "padua": "padova",
+    "mantua": "mantova", "brussels": "bruxelles", "munich": "monaco", "leghorn": "livorno",
+    "seville": "siviglia", "lyons": "lione", "lyon": "lione", "marseille": "marsiglia",
+    "barcelona": "barcellona", "cologne": "colonia", "nuremberg": "norimberga",
+    "syracuse": "siracusa", "sicily": "sicilia", "sardinia": "sardegna", "tuscany": "toscana",
+    "lombardy": "lombardia", "piedmont": "piemonte", "apulia": "puglia",
+}  # fmt: skip
+
+
+def _with_exonyms(question: str) -> str:
+    """The question with English city and region names followed by their Italian names."""
+    return re.sub(
+        r"\b[A-Z][a-z]+\b",
+        lambda m: (
+            f"{m.group(0)} {_EXONYMS[m.group(0).lower()]}"
+            if m.group(0).lower() in _EXONYMS
+            else m.group(0)
+        ),
+        question,
+    )
+
+
+def edition_number(text: str | None) -> int | None:
+    """2 for "seconda edizione", "second edition", "2ª edizione"; None when none is stated."""
+    for match in _EDITION_OF.finditer(text or ""):
+        if match.group(1) and match.group(1).lower() in _ORDINAL_WORDS:
+            return _ORDINAL_WORDS[match.group(1).lower()]
+    return None
+
+
+def _years(sourced: Sourced) -> set[int]:
+    """The years an article is about: its events' dates, else its publication and title."""
+    event_years = {d.year for e in sourced.facts.events for d in e.dates}
+    if event_years:
+        return event_years
+    found = {int(y) for y in _YEAR.findall(sourced.article.title)}
+    if sourced.article.published:
+        found.add(sourced.article.published.year)
+    return found
+
+
+def _editions(sourced: Sourced) -> set[int]:
+    return {n for e in sourced.facts.events if (n := edition_number(e.edition)) is not None}
+
+
+def same_occasion(question: str, sourced: Sourced) -> bool:
+    """False when the question names a year or an edition the article is not about."""
+    asked_years = {int(y) for y in _YEAR.findall(question)}
+    if asked_years and not asked_years & _years(sourced):
+        return False
+    asked_edition = edition_number(question)
+    editions = _editions(sourced)
+    return asked_edition is None or not editions or asked_edition in editions
+
+
 @dataclass(frozen=True, slots=True)
 class _Pick:
     sourced: Sourced
@@ -121,6 +234,12 @@ def _overlap(question_terms: set[str], text: str) -> float:
     return shared / min(len(terms), len(question_terms))
 
 
+def _anchors(question: str) -> list[str]:
+    """Folded capitalised words inside the question (not its first word): names it gives."""
+    words = re.findall(r"(?<=\s)[A-ZÀ-Þ][\w'’-]{2,}", _with_exonyms(question))
+    return [fold(w) for w in words if w.lower() not in _EXONYMS]
+
+
 def _join(names: Sequence[str], lang: str) -> str:
     if len(names) == 1:
         return names[0]
@@ -132,11 +251,31 @@ class FactsAnswerer:
     """Answers role questions from extracted facts; everything else goes to `base`."""
 
     def __init__(
-        self, base: Answerer, lookup: FactsLookup, similarity: Similarity | None = None
+        self,
+        base: Answerer,
+        lookup: FactsLookup,
+        encoder: Encoder | None = None,
+        sentence_similarity: Callable[[str, Sequence[str]], Sequence[float | None]] | None = None,
     ) -> None:
         self.base = base
         self.lookup = lookup
-        self.similarity = similarity
+        self.encoder = encoder
+        # Cosines of the question to indexed sentences (`Searcher.sentence_similarity`).
+        self.sentence_similarity = sentence_similarity
+        # Session titles are short and few: embedded on first use and kept.
+        self._title_vector = lru_cache(maxsize=4096)(self._embed_title)
+
+    def _embed_title(self, text: str) -> npt.NDArray[np.float32]:
+        assert self.encoder is not None
+        vector: npt.NDArray[np.float32] = self.encoder.passages([text])[0]
+        return vector
+
+    def similarity(self, question: str, titles: Sequence[str]) -> list[float | None]:
+        """Cosine of the question to each session title (None without an encoder)."""
+        if self.encoder is None or not titles:
+            return [None] * len(titles)
+        query = self.encoder.query(question)[0]
+        return [float(self._title_vector(t) @ query) for t in titles]
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()) -> Answer:
         """A composed, cited answer for a role question, else the wrapped answerer's."""
@@ -145,7 +284,9 @@ class FactsAnswerer:
         except Exception:  # a facts problem must never cost the member an answer
             logger.exception("facts answer failed; answering from sentences")
             composed = None
-        return composed if composed is not None else self.base.answer(question, hits, history)
+        if composed is not None:
+            return composed
+        return with_resolved_dates(question, self.base.answer(question, hits, history))
 
     def _from_facts(self, question: str, hits: Sequence[Hit]) -> Answer | None:
         order = list(dict.fromkeys(hit.chunk.article_id for hit in hits))
@@ -153,15 +294,27 @@ class FactsAnswerer:
             return None
         role = asked_role(question)
         person_question = _WHICH_SESSION.search(question) is not None
-        if role is None and not person_question:
+        dated = role is None and not person_question and _asks_event_date(question)
+        if role is None and not person_question and not dated:
             return None
         sourced = self.lookup(order)
-        candidates = [sourced[a] for a in order if a in sourced]
+        # An answer about another edition is wrong: "chi ha aperto l'edizione 2024" is not
+        # answered from the 2023 article.
+        candidates = [
+            sourced[a] for a in order if a in sourced and same_occasion(question, sourced[a])
+        ]
+        if dated:
+            return _event_dates(question, candidates)
         if person_question:
             answer = self._sessions_of_person(question, candidates)
             if answer is not None or role is None:
                 return answer
         assert role is not None
+        if not candidates and any(
+            s.facts.people for s in sourced.values()
+        ):  # the articles are about other editions than the one asked
+            logger.info("facts: no retrieved article is about the edition asked")
+            return abstain(question, hits, "facts")
         pick = self._pick(question, role, candidates, order)
         if pick is None:
             return None
@@ -177,14 +330,20 @@ class FactsAnswerer:
         self, question: str, role: str, candidates: Sequence[Sourced], order: Sequence[str]
     ) -> _Pick | None:
         """The article and session the question is about, or None when unsure."""
-        terms = set(tokenize(question)) - _NOISE
+        terms = set(tokenize(_with_exonyms(question))) - _NOISE
         kind = _asked_kind(question)
         ordinal = next(
             (n for word, n in _ORDINALS.items() if re.search(rf"\b{word}\b", question, re.I)), None
         )
+        anchors = _anchors(question)
+        known = [a for a in anchors if any(a in fold(c.article.text) for c in candidates)]
         best: _Pick | None = None
         for sourced in candidates:
             facts = sourced.facts
+            # A name the question gives ("AgriMech", "Ceramec") that another retrieved article
+            # holds and this one lacks rules this one out.
+            if any(a not in fold(sourced.article.text) for a in known):
+                continue
             if not any(r.role == role for p in facts.people for r in p.roles):
                 continue
             rank = order.index(facts.article_id)
@@ -194,7 +353,9 @@ class FactsAnswerer:
             )
             article_score = 0.3 / (1 + rank) + 0.4 * _overlap(terms, context)
             for session, score in self._sessions(question, terms, role, kind, ordinal, sourced):
-                total = article_score + score
+                # A session whose people include the role asked is likelier the one meant.
+                staffed = bool(_with_role(facts, role, session))
+                total = article_score + score + (0.15 if staffed else 0.0)
                 if best is None or total > best.score:
                     best = _Pick(sourced, session, total)
         return best
@@ -228,16 +389,45 @@ class FactsAnswerer:
         if ordinal is not None:
             same_kind = [s for s in sessions if kind is None or s.kind == kind] or sessions
             return [(same_kind[ordinal], 0.6)] if ordinal < len(same_kind) else []
-        quotes = [sourced.article.text[s.start : s.end] for s in sessions]
-        dense = list(self.similarity(question, quotes)) if self.similarity else [None] * len(quotes)
+        cosines = self._session_cosines(question, sessions, sourced)
         scored = []
-        for session, cosine in zip(sessions, dense, strict=True):
+        for n, (session, cosine) in enumerate(zip(sessions, cosines, strict=True)):
             lexical = _overlap(terms, session.title)
-            meaning = 0.0 if cosine is None else min(max((cosine - 0.78) / 0.1, 0.0), 1.0)
-            scored.append((session, max(lexical, 0.8 * meaning)))
+            meaning = 0.0
+            if cosine is not None:
+                others = [c for m, c in enumerate(cosines) if m != n and c is not None]
+                margin = cosine - max(others) if others else 0.05
+                # Meaning counts when this session is clearly the closest of the article's.
+                meaning = min(max(margin / 0.03, 0.0), 1.0) * min(
+                    max((cosine - 0.78) / 0.05, 0.0), 1.0
+                )
+            scored.append((session, max(lexical, meaning)))
         if len(sessions) == 1:
             return [(sessions[0], max(scored[0][1], 0.5))]
         return [(s, v) for s, v in scored if v >= _MIN_MATCH]
+
+    def _session_cosines(
+        self, question: str, sessions: Sequence[Session], sourced: Sourced
+    ) -> list[float | None]:
+        """How close in meaning each session is: its title, or a sentence about it."""
+        titles = self.similarity(question, [_session_text(s) for s in sessions])
+        if self.sentence_similarity is None:
+            return titles
+        text = sourced.article.text
+        spans = [
+            [(s.start, s.end)]
+            + [(r.start, r.end) for p in sourced.facts.people for r in p.roles if r.session == s.id]
+            for s in sessions
+        ]
+        flat = [text[a:b] for group in spans for a, b in group]
+        found = iter(self.sentence_similarity(question, flat))
+        cosines = []
+        for title, group in zip(titles, spans, strict=True):
+            values = [v for v in (next(found) for _ in group) if v is not None]
+            if title is not None:
+                values.append(title)
+            cosines.append(max(values) if values else None)
+        return cosines
 
     def _sessions_of_person(self, question: str, candidates: Sequence[Sourced]) -> Answer | None:
         """ "A quale panel ha partecipato X?": every role of the person the question names."""
@@ -249,6 +439,110 @@ class FactsAnswerer:
                 if full in named or (not named and person.name.split()[-1] in surnames):
                     return _compose_person(question, person, sourced)
         return None
+
+
+_DATE_QUESTION = re.compile(
+    r"\b(?:quando|in\s+che\s+(?:giorn[oi]|data|date)|in\s+quali\s+(?:giorni|date)|che\s+giorno|"
+    r"when|what\s+(?:date|day)s?|which\s+(?:date|day)s?|on\s+what\s+date)\b",
+    re.I,
+)
+_EVENT_WORDS = re.compile(
+    r"\b(?:evento|event|edizione|edition|forum|summit|conferen\w+|convegno|congress\w*|"
+    r"festival|fiera|fair|expo|meeting|days?|giornat\w+|salone|week|settimana)\b",
+    re.I,
+)
+_NOT_EVENT_DATE = re.compile(
+    r"\b(?:scadenz\w*|deadline|domand\w+|iscrizion\w*|registration|bando|call|entro|"
+    r"webinar|prossim\w+|next|firmat\w*|signed|pubblicat\w*)\b",
+    re.I,
+)
+_IT_MONTHS = (
+    *("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto"),
+    *("settembre", "ottobre", "novembre", "dicembre"),
+)
+_EN_MONTHS = (
+    *("January", "February", "March", "April", "May", "June", "July", "August"),
+    *("September", "October", "November", "December"),
+)
+
+
+def _asks_event_date(question: str) -> bool:
+    """True for "quando si è svolto il Forum…?" (not for a deadline or another date)."""
+    return bool(
+        _DATE_QUESTION.search(question)
+        and _EVENT_WORDS.search(question)
+        and not _NOT_EVENT_DATE.search(question)
+    )
+
+
+def format_dates(dates: Sequence[date], lang: str) -> str:
+    """ "14 e 15 novembre 2023" / "14 and 15 November 2023" (days of one month joined)."""
+    months = _EN_MONTHS if lang == "en" else _IT_MONTHS
+    joiner = " and " if lang == "en" else " e "
+    groups: list[list[date]] = []
+    for day in sorted(dates):
+        if groups and (groups[-1][-1].year, groups[-1][-1].month) == (day.year, day.month):
+            groups[-1].append(day)
+        else:
+            groups.append([day])
+    parts = []
+    for group in groups:
+        days = [str(d.day) for d in group]
+        listed = days[0] if len(days) == 1 else ", ".join(days[:-1]) + joiner + days[-1]
+        parts.append(f"{listed} {months[group[0].month - 1]} {group[0].year}")
+    return joiner.join(parts)
+
+
+def _event_dates(question: str, candidates: Sequence[Sourced]) -> Answer | None:
+    """When an event took place, from the first retrieved article that dates it."""
+    terms = set(tokenize(_with_exonyms(question))) - _NOISE
+    anchors = _anchors(question)
+    for sourced in candidates:
+        if any(a not in fold(sourced.article.text) for a in anchors):
+            continue
+        dated = [e for e in sourced.facts.events if e.dates and e.dates_as_written]
+        if not dated:
+            continue
+        event = max(dated, key=lambda e: _overlap(terms, e.name))
+        if _overlap(terms, f"{event.name} {sourced.article.title}") < 0.3:
+            continue
+        lang = language(question)
+        quotes = _Quotes(sourced)
+        mark = quotes.mark(event.start, event.end)
+        resolved = format_dates(event.dates, lang)
+        written = event.dates_as_written or ""
+        text = f"{event.name}: {resolved} {mark}."
+        if fold(resolved) not in fold(written):
+            said = "as written" if lang == "en" else "nell'articolo"
+            text = f"{event.name}: {resolved} ({said}: «{written}») {mark}."
+        citations = quotes.citations()
+        if fold(event.name) not in fold(quotes.quoted() + " " + sourced.article.title):
+            return None
+        return Answer(text, False, citations, "facts", (), lang)
+    return None
+
+
+def with_resolved_dates(question: str, answer: Answer) -> Answer:
+    """A date answer whose first quote has a relative or year-less date gains the full date.
+
+    "… in un webinar in programma martedì della prossima settimana. [1]" is followed by
+    "(martedì della prossima settimana: 25 marzo 2025)", resolved from the article's date.
+    """
+    if answer.abstained or not answer.citations or question_kind(question) != "date":
+        return answer
+    first = answer.citations[0]
+    notes = []
+    for mention in find_dates(first.quote, first.published):
+        if mention.dates and not re.search(r"\b\d{4}\b", mention.written):
+            notes.append(f"{mention.written}: {format_dates(mention.dates, answer.language)}")
+    if not notes:
+        return answer
+    return replace(answer, text=f"{answer.text} ({'; '.join(notes)})")
+
+
+def _session_text(session: Session) -> str:
+    """What is embedded of a session: its kind and title ("tavola rotonda: Moda digitale")."""
+    return f"{_EN_KIND[session.kind]}: {session.title}"
 
 
 def _with_role(facts: Facts, role: str, session: Session | None) -> list[tuple[Person, int]]:
@@ -331,6 +625,12 @@ _EN_KIND = {
 def _label(session: Session | None, lang: str, to: bool = False) -> str:
     if session is None:
         return ""
+    if session.kind == "premiazione" and re.match(r"(?:premio|award|prize)\b", session.title, re.I):
+        return (
+            f"{'al' if to else 'il'} «{session.title}»"
+            if lang == "it"
+            else f"the «{session.title}»"
+        )
     if lang == "en":
         return f"the {_EN_KIND[session.kind]} «{session.title}»"
     return f"{_IT_KIND[session.kind][1 if to else 0]} «{session.title}»"
@@ -380,7 +680,7 @@ def _compose(
     for person, index in people:
         r = person.roles[index]
         mark = quotes.mark(r.start, r.end)
-        names.append(f"{person.name}{_organisation(person)} {mark}")
+        names.append(f"{person.name} {mark}")
     text = f"{lead}{' ' + session_mark if session_mark else ''}: {_join(names, lang)}."
     text = re.sub(r"\s+", " ", text).replace(" :", ":")
     citations = quotes.citations()
@@ -388,12 +688,6 @@ def _compose(
         logger.warning("facts: composed answer not backed by its quotes; falling back")
         return None
     return Answer(text, False, citations, "facts", (), lang)
-
-
-def _organisation(person: Person) -> str:
-    if person.organisation and len(person.organisation) <= 60:
-        return f" ({person.organisation})"
-    return ""
 
 
 def _compose_person(question: str, person: Person, sourced: Sourced) -> Answer | None:
