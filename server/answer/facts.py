@@ -234,10 +234,42 @@ def _overlap(question_terms: set[str], text: str) -> float:
     return shared / min(len(terms), len(question_terms))
 
 
+_SESSION_ORDINAL = re.compile(
+    r"\b(" + "|".join(_ORDINALS) + r")\s+(?:panel|tavola|sessione|session|workshop|round|"
+    r"keynote|talk|dibattito|debate|incontro)",
+    re.I,
+)
+_MONTH_OR_DAY = re.compile(
+    r"^(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$",
+    re.I,
+)
+
+
+def _other_occasion_only(question: str, retrieved: Sequence[Sourced]) -> bool:
+    """True when the articles that hold the question's names are all about another edition.
+
+    "Chi ha vinto il Premio X nell'edizione 2024?" when only the 2023 article names the
+    Premio X: the answer is not in the articles, whatever the 2024 articles say of other prizes.
+    """
+    texts = [fold(s.article.text + " " + s.article.title) for s in retrieved]
+    known = [a for a in _anchors(question) if any(a in t for t in texts)]
+    holders = [s for s, t in zip(retrieved, texts, strict=True) if all(a in t for a in known)]
+    if not holders:
+        return False
+    return not any(same_occasion(question, h) for h in holders)
+
+
+def _session_ordinal(question: str) -> int | None:
+    """1 for "il secondo panel", "the second panel" (an edition's ordinal does not count)."""
+    match = _SESSION_ORDINAL.search(question)
+    return _ORDINALS[match.group(1).lower()] if match else None
+
+
 def _anchors(question: str) -> list[str]:
     """Folded capitalised words inside the question (not its first word): names it gives."""
     words = re.findall(r"(?<=\s)[A-ZÀ-Þ][\w'’-]{2,}", _with_exonyms(question))
-    return [fold(w) for w in words if w.lower() not in _EXONYMS]
+    return [fold(w) for w in words if w.lower() not in _EXONYMS and not _MONTH_OR_DAY.match(w)]
 
 
 def _join(names: Sequence[str], lang: str) -> str:
@@ -304,16 +336,16 @@ class FactsAnswerer:
             sourced[a] for a in order if a in sourced and same_occasion(question, sourced[a])
         ]
         if dated:
+            if _other_occasion_only(question, [sourced[a] for a in order if a in sourced]):
+                return abstain(question, hits, "facts")
             return _event_dates(question, candidates)
         if person_question:
             answer = self._sessions_of_person(question, candidates)
             if answer is not None or role is None:
                 return answer
         assert role is not None
-        if not candidates and any(
-            s.facts.people for s in sourced.values()
-        ):  # the articles are about other editions than the one asked
-            logger.info("facts: no retrieved article is about the edition asked")
+        if _other_occasion_only(question, [sourced[a] for a in order if a in sourced]):
+            logger.info("facts: the articles about what is asked cover another edition")
             return abstain(question, hits, "facts")
         pick = self._pick(question, role, candidates, order)
         if pick is None:
@@ -332,9 +364,7 @@ class FactsAnswerer:
         """The article and session the question is about, or None when unsure."""
         terms = set(tokenize(_with_exonyms(question))) - _NOISE
         kind = _asked_kind(question)
-        ordinal = next(
-            (n for word, n in _ORDINALS.items() if re.search(rf"\b{word}\b", question, re.I)), None
-        )
+        ordinal = _session_ordinal(question)
         anchors = _anchors(question)
         known = [a for a in anchors if any(a in fold(c.article.text) for c in candidates)]
         best: _Pick | None = None
