@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from index import facts_store
 from index.errors import NotFound
 from index.types import Vectors
+from ingest.facts.types import Facts
 from ingest.types import Article, Chunk, Section
 
 SCHEMA = """
@@ -72,6 +74,8 @@ class DocStore:
     """
 
     def __init__(self, path: Path) -> None:
+        # Facts read by `facts()`, valid while the facts stamp is the one they were read at.
+        self._facts_cache: tuple[tuple[str, str], dict[str, Facts | None]] = (("", ""), {})
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
@@ -87,6 +91,7 @@ class DocStore:
                 present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
                 if column not in present:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+            facts_store.create_tables(db)
 
     def close(self) -> None:
         """Close the connection."""
@@ -138,12 +143,17 @@ class DocStore:
         fingerprint: str,
         articles: Sequence[tuple[Article, Sequence[Chunk]]],
         chunking: str = "",
+        *,
+        facts: Mapping[str, Facts] | None = None,
     ) -> dict[str, str]:
         """Store the articles parsed from one file, replacing changed ones whole.
 
         An article is unchanged when its content hash and the `chunking` settings that
         cut its chunks are both the same as stored. Articles the file produced before but
         no longer does are removed.
+
+        `facts` (article id -> extracted facts) are stored in the same transaction, for
+        added and updated articles and for unchanged ones whose facts version differs.
 
         Returns:
             article id -> "added" | "updated" | "unchanged" | "removed".
@@ -159,6 +169,7 @@ class DocStore:
             db.execute(
                 "INSERT OR REPLACE INTO files(path, fingerprint) VALUES(?, ?)", (path, fingerprint)
             )
+            self._put_facts(db, articles, outcome, facts or {})
             if any(v != "unchanged" for v in outcome.values()):
                 self._bump(db)
         return outcome
@@ -207,6 +218,23 @@ class DocStore:
             ],
         )
         return "updated" if row else "added"
+
+    def _put_facts(
+        self,
+        db: sqlite3.Connection,
+        articles: Sequence[tuple[Article, Sequence[Chunk]]],
+        outcome: Mapping[str, str],
+        facts: Mapping[str, Facts],
+    ) -> None:
+        for article, _chunks in articles:
+            found = facts.get(article.id)
+            if found is None:
+                continue
+            if (
+                outcome[article.id] != "unchanged"
+                or facts_store.stored_version(db, article.id) != found.version
+            ):
+                facts_store.write(db, found, article.text)
 
     def delete(self, article_id: str) -> None:
         """Remove one article and its chunks.
@@ -314,3 +342,55 @@ class DocStore:
                     for k, v in zip(keys, vectors, strict=True)
                 ],
             )
+
+    # -- facts ----------------------------------------------------------------------------
+    def facts(self, article_ids: Iterable[str]) -> dict[str, Facts]:
+        """The stored facts of those of `article_ids` that have some.
+
+        Cheap enough to call per question: facts read once are kept until any article or
+        facts change (one small query checks that), in this and every other process.
+        """
+        ids = facts_store.ids_of(article_ids)
+        now = facts_store.stamp(self._db)
+        stamp, cache = self._facts_cache
+        if stamp != now:
+            cache = {}
+            self._facts_cache = (now, cache)
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            found = facts_store.read(self._db, missing)
+            for article_id in missing:
+                cache[article_id] = found.get(article_id)
+        return {i: f for i in ids if (f := cache.get(i)) is not None}
+
+    def put_facts(self, facts: Facts, content_hash: str | None = None) -> bool:
+        """Store (or replace) one article's facts.
+
+        With `content_hash`, only while the stored article still has that hash, so facts
+        computed from a text that was replaced meanwhile are not stored.
+
+        Returns:
+            Whether the facts were stored (False: no such article, or another text).
+
+        Raises:
+            ValueError: a span of `facts` lies outside the article's text.
+        """
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT text, content_hash FROM articles WHERE id=?", (facts.article_id,)
+            ).fetchone()
+            if row is None or (content_hash is not None and row[1] != content_hash):
+                return False
+            facts_store.write(db, facts, row[0])
+        return True
+
+    def stale_facts(self, version: str) -> list[str]:
+        """Ids of the articles whose facts are missing or of another extractor version."""
+        return facts_store.stale(self._db, version)
+
+    def find_people(self, name: str) -> list[facts_store.PersonMention]:
+        """Every person named in the stored facts whose name contains `name`.
+
+        Accents, case, apostrophe kinds and runs of spaces are ignored on both sides.
+        """
+        return facts_store.find_people(self._db, name)

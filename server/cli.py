@@ -21,6 +21,8 @@ from index.types import Filters, Hit
 from ingest.errors import IngestError
 from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
+from server.cli_facts import listing_extras, render_facts
+from server.extraction import current_facts, facts_document
 from server.http.schemas import answer_out
 from server.pipeline import IngestReport, ingest_paths, update_index
 from server.settings import Settings
@@ -172,6 +174,7 @@ def documents(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     """List the stored articles (id, title, url, date, chunks)."""
     store = open_store(settings_for(data_dir))
     rows = store.articles()
+    extras = listing_extras(store, [r.id for r in rows])
     store.close()
     if as_json:
         out.print_json(
@@ -184,6 +187,7 @@ def documents(data_dir: DataDir = None, as_json: AsJson = False) -> None:
                         "date": r.published.isoformat() if r.published else None,
                         "source": r.source,
                         "chunks": r.chunks,
+                        **extras[r.id],
                     }
                     for r in rows
                 ]
@@ -212,6 +216,27 @@ def delete(
         store.close()
     _build(settings, force=False)
     console.print(f"deleted {article_id}", highlight=False)
+
+
+@app.command()
+def facts(
+    article_id: Annotated[str, typer.Argument(help="The id shown by `documents`.")],
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show the events, sessions and people (roles, quotes) found in one article."""
+    store = open_store(settings_for(data_dir))
+    try:
+        article = store.get(article_id)
+        doc = facts_document(article, current_facts(store, article))
+    except SearchIndexError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps(doc))
+        return
+    out.print(render_facts(doc), highlight=False, markup=False)
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ingest.chunk import chunk
 from ingest.errors import IngestError
 from ingest.parse import iter_files, parse_file
 from ingest.sentences import sentence_spans
+from server.extraction import facts_of, refresh_facts
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def ingest_file(
         "partial" if parsed.line_errors else stamp,
         pairs,
         chunking_key(chunk_chars, chunk_overlap),
+        facts={a.id: f for a in parsed.articles if (f := facts_of(a)) is not None},
     )
     for article_id, what in outcome.items():
         report.count(what)
@@ -161,8 +163,10 @@ def update_index(
     """Build a new generation if the store changed since the current one (or if forced).
 
     With `sentence_vectors`, each sentence of the chunks (as `ingest.sentences` splits
-    them, the same split the answerer quotes from) gets a vector too.
+    them, the same split the answerer quotes from) gets a vector too. First, facts that
+    are missing or of another extractor version are recomputed (they need no new build).
     """
+    refresh_facts(store)
     if not force and not index_is_stale(store, index_dir, embedder, sentence_vectors):
         return None
     return build(

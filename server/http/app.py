@@ -20,7 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
 from ingest.errors import IngestError, UnsupportedFormat
-from server.http import routes_admin, routes_answer, routes_openai
+from server.http import routes_admin, routes_answer, routes_facts, routes_openai
 from server.http.deps import ServicesDep
 from server.http.metrics import CONTENT_TYPE
 from server.http.routes_answer import example_questions
@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_answer.router)
     app.include_router(routes_openai.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_facts.router)
     _document_errors(app)
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")

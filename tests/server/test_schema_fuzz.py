@@ -48,6 +48,8 @@ OPERATIONS = [
     ("DELETE", "/api/documents/{article_id}"),
     ("POST", "/api/reindex"),
     ("GET", "/api/jobs/{job_id}"),
+    ("GET", "/api/articles/{article_id}/facts"),
+    ("GET", "/api/people"),
 ]
 # Examples per operation; FUZZ_EXAMPLES=300 for a deeper run than CI's.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
@@ -56,8 +58,10 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 # Operations with a request body; the others take no input, or only a free string in the
 # path, so no request to them is schema-invalid (hypothesis would report Unsatisfiable).
 WITH_BODY = [(m, p) for m, p in OPERATIONS if m == "POST" and p != "/api/reindex"]
+# A required, bounded query parameter can be sent invalid too.
+WITH_INPUT = [*WITH_BODY, ("GET", "/api/people")]
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
-    (m, p, GenerationMode.NEGATIVE) for m, p in WITH_BODY
+    (m, p, GenerationMode.NEGATIVE) for m, p in WITH_INPUT
 ]
 
 
