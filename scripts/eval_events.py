@@ -101,7 +101,7 @@ def evaluate(settings: Settings, parts: list[str], show_errors: bool) -> dict[st
                     wrong_quotes_en += 1
                 blind = any("/blind/" in c.source for c in answer.citations)
                 if show_errors and not right and blind:
-                    sys.stdout.write(f"✗ {record['id']} (the answer cites a blind article: hidden)\n")
+                    sys.stdout.write(f"✗ {record['id']} (cites a blind article: hidden)\n")
                 elif show_errors and not right:
                     sys.stdout.write(
                         f"✗ {record['id']} [{kind}] {record['question']}\n"

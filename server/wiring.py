@@ -14,9 +14,9 @@ from index.docstore import DocStore
 from index.embedder import Embedder, make_embedder
 from index.errors import NotFound, SearchIndexError
 from index.search import Fusion, Searcher
-from ingest.facts.extract import extract_facts
 from server.answer.answerer import Answerer, ExtractiveAnswerer
 from server.answer.facts import FactsAnswerer, FactsLookup, Sourced
+from server.extraction import facts_of
 from server.feedback import FeedbackStore
 from server.http.metrics import Metrics
 from server.jobs import JobRunner
@@ -75,25 +75,36 @@ def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer
 
 
 def facts_lookup(store: DocStore) -> FactsLookup:
-    """Articles with their chunks and facts, extracted once per article version and kept."""
-    cache: dict[str, tuple[str, Sourced]] = {}
+    """Articles with their chunks and stored facts, kept per article version.
+
+    An article stored before facts existed (its facts are computed on the next index
+    update) is read by the extractor on the spot.
+    """
+    cache: dict[str, tuple[str, str, Sourced]] = {}
     lock = threading.Lock()
 
     def lookup(article_ids: Sequence[str]) -> Mapping[str, Sourced]:
+        stored = store.facts(article_ids)
         found: dict[str, Sourced] = {}
         for article_id in article_ids:
+            facts = stored.get(article_id)
+            version = facts.version if facts else ""
+            with lock:
+                cached = cache.get(article_id)
             try:
                 article = store.get(article_id)
             except NotFound:
                 continue
-            with lock:
-                cached = cache.get(article_id)
-            if cached is not None and cached[0] == article.content_hash:
-                found[article_id] = cached[1]
+            if cached is not None and cached[:2] == (article.content_hash, version):
+                found[article_id] = cached[2]
                 continue
-            sourced = Sourced(article, store.chunks(article_id), extract_facts(article))
+            if facts is None:
+                facts = facts_of(article)
+            if facts is None:
+                continue
+            sourced = Sourced(article, store.chunks(article_id), facts)
             with lock:
-                cache[article_id] = (article.content_hash, sourced)
+                cache[article_id] = (article.content_hash, version, sourced)
             found[article_id] = sourced
         return found
 

@@ -17,7 +17,9 @@ _TITLE = r"(?:(?:dott|dr|ing|prof|avv|arch|geom|on|sen|sig|rag|mons)\.(?:ssa|ra)
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 _WORD = rf"(?:[DdLl][’'])?[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?"
-_PARTICLE = r"(?:de|di|da|del|della|dal|van|von|der|den|le|la|el|al|dos|das|du)"
+_PARTICLE = (
+    r"(?:de|van|von|der|den|dos|das|du|ten|ter)"  # lower-case only; Italian ones are prepositions
+)
 # A first name, optionally a second given name, then one or two surname words.
 _CANDIDATE = re.compile(
     rf"(?<![\w’'-]){_TITLE}({_WORD}(?:\s+{_WORD})?(?:\s+(?:{_PARTICLE}\s+)?{_WORD}){{1,2}})(?![\w-])"
@@ -31,6 +33,9 @@ _NOT_SURNAME = frozenset(
     lunedì martedì mercoledì giovedì venerdì sabato domenica
     srl spa università politecnico comune regione provincia camera cluster forum summit day
     """.split()  # noqa: SIM905
+)
+_CAPITAL_PARTICLES = frozenset(
+    ["di", "de", "del", "della", "dello", "da", "dal", "dalla", "lo", "la", "le", "li"]
 )
 # Given names that are far more often places or words in this kind of news, and short words
 # the gazetteer lists as names in other languages.
@@ -110,7 +115,10 @@ def find_names(text: str, start: int = 0, end: int | None = None) -> list[NameMe
         # Cut the name at the first word that cannot be part of it.
         kept = [words[0]]
         for word in words[1:]:
-            if fold(word) in _NOT_SURNAME:
+            # "Di Maio", "De Luca": a capitalised preposition inside a name is a particle.
+            if fold(word) in _NOT_SURNAME and not (
+                word[0].isupper() and fold(word) in _CAPITAL_PARTICLES
+            ):
                 break
             kept.append(word)
         if len(kept) < 2 or kept[-1].lower() in {"de", "di", "da", "del", "della", "van", "von"}:

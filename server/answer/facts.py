@@ -94,7 +94,8 @@ _WHO = re.compile(
 )
 _WHICH_SESSION = re.compile(
     r"\b(?:(?:a|in|per)\s+)?(?:quale|quali|che|which|what)\s+(?:panel|sessione|sessioni|session|"
-    r"sessions|tavola|tavole|workshop|keynote|talk|evento|ruolo|ruoli|role|roles|incontro|dibattito)\b",
+    r"sessions|tavola|tavole|workshop|keynote|talk|evento|ruolo|ruoli|role|roles|incontro|dibattito|"
+    r"veste)\b|\bin\s+what\s+capacity\b",
     re.I,
 )
 _KIND_WORDS: tuple[tuple[str, str], ...] = (
@@ -226,12 +227,18 @@ def _asked_kind(question: str) -> str | None:
     return next((kind for kind, pattern in _KIND_WORDS if re.search(pattern, lowered)), None)
 
 
+def _prefixes(terms: set[str]) -> set[str]:
+    """Stems cut to five letters: "energia" meets "energetica", "cybersecurity" "cybersicurezza"."""
+    return {t[:5] for t in terms}
+
+
 def _overlap(question_terms: set[str], text: str) -> float:
-    terms = set(tokenize(text)) - _NOISE
-    if not terms or not question_terms:
+    """Share of the shorter side's terms that the other holds (five-letter prefixes)."""
+    terms = _prefixes(set(tokenize(text)) - _NOISE)
+    asked = _prefixes(question_terms)
+    if not terms or not asked:
         return 0.0
-    shared = len(terms & question_terms)
-    return shared / min(len(terms), len(question_terms))
+    return len(terms & asked) / min(len(terms), len(asked))
 
 
 _SESSION_ORDINAL = re.compile(
@@ -327,7 +334,10 @@ class FactsAnswerer:
         role = asked_role(question)
         person_question = _WHICH_SESSION.search(question) is not None
         dated = role is None and not person_question and _asks_event_date(question)
-        if role is None and not person_question and not dated:
+        naming = (
+            role is None and not person_question and bool(_EVENT_NAME_QUESTION.search(question))
+        )
+        if role is None and not person_question and not dated and not naming:
             return None
         sourced = self.lookup(order)
         # An answer about another edition is wrong: "chi ha aperto l'edizione 2024" is not
@@ -335,6 +345,8 @@ class FactsAnswerer:
         candidates = [
             sourced[a] for a in order if a in sourced and same_occasion(question, sourced[a])
         ]
+        if naming:
+            return _event_name(question, candidates)
         if dated:
             if _other_occasion_only(question, [sourced[a] for a in order if a in sourced]):
                 return abstain(question, hits, "facts")
@@ -382,7 +394,13 @@ class FactsAnswerer:
                 for e in facts.events
             )
             article_score = 0.3 / (1 + rank) + 0.4 * _overlap(terms, context)
-            for session, score in self._sessions(question, terms, role, kind, ordinal, sourced):
+            # What is left once the event, place and year are accounted for names the session.
+            occasion = " ".join(
+                f"{e.name} {e.place or ''} {' '.join(str(d.year) for d in e.dates)}"
+                for e in facts.events
+            )
+            topic = (terms - set(tokenize(occasion))) or terms
+            for session, score in self._sessions(question, topic, role, kind, ordinal, sourced):
                 # A session whose people include the role asked is likelier the one meant.
                 staffed = bool(_with_role(facts, role, session))
                 total = article_score + score + (0.15 if staffed else 0.0)
@@ -421,8 +439,8 @@ class FactsAnswerer:
             return [(same_kind[ordinal], 0.6)] if ordinal < len(same_kind) else []
         cosines = self._session_cosines(question, sessions, sourced)
         scored = []
+        lexical = [_overlap(terms, session.title) for session in sessions]
         for n, (session, cosine) in enumerate(zip(sessions, cosines, strict=True)):
-            lexical = _overlap(terms, session.title)
             meaning = 0.0
             if cosine is not None:
                 others = [c for m, c in enumerate(cosines) if m != n and c is not None]
@@ -431,7 +449,9 @@ class FactsAnswerer:
                 meaning = min(max(margin / 0.03, 0.0), 1.0) * min(
                     max((cosine - 0.78) / 0.05, 0.0), 1.0
                 )
-            scored.append((session, max(lexical, meaning)))
+            # A word of the question that only this session's title holds singles it out.
+            alone = lexical[n] > 0 and all(v == 0 for m, v in enumerate(lexical) if m != n)
+            scored.append((session, max(lexical[n], meaning, _MIN_MATCH if alone else 0.0)))
         if len(sessions) == 1:
             return [(sessions[0], max(scored[0][1], 0.5))]
         return [(s, v) for s, v in scored if v >= _MIN_MATCH]
@@ -460,14 +480,27 @@ class FactsAnswerer:
         return cosines
 
     def _sessions_of_person(self, question: str, candidates: Sequence[Sourced]) -> Answer | None:
-        """ "A quale panel ha partecipato X?": every role of the person the question names."""
+        """ "A quale panel ha partecipato X?": every role of the person the question names.
+
+        The person is named ("Irene Zoffoli"), or described by job and organisation ("la
+        direttrice finanziaria del gruppo Ceramec").
+        """
         named = {fold(m.name) for m in find_names(question)}
-        surnames = set(re.findall(r"\b[A-ZÀ-Þ][\w'’-]+", question))
+        surnames = {fold(w) for w in re.findall(r"\b[A-ZÀ-Þ][\w'’-]+", question)}
+        terms = set(tokenize(question)) - _NOISE
+        described: tuple[float, Person, Sourced] | None = None
         for sourced in candidates:
             for person in sourced.facts.people:
-                full = fold(person.name)
-                if full in named or (not named and person.name.split()[-1] in surnames):
+                if fold(person.name) in named or (
+                    not named and fold(person.name.split()[-1]) in surnames
+                ):
                     return _compose_person(question, person, sourced)
+                about = f"{person.job_title or ''} {person.organisation or ''}"
+                score = _overlap(terms, about) if about.strip() else 0.0
+                if score >= 0.6 and (described is None or score > described[0]):
+                    described = (score, person, sourced)
+        if described is not None and not named:
+            return _compose_person(question, described[1], described[2])
         return None
 
 
@@ -494,6 +527,31 @@ _EN_MONTHS = (
     *("January", "February", "March", "April", "May", "June", "July", "August"),
     *("September", "October", "November", "December"),
 )
+
+
+_EVENT_NAME_QUESTION = re.compile(
+    r"\b(?:come\s+si\s+(?:chiama|chiamava|intitola)|qual\s+è\s+il\s+nome|che\s+nome|"
+    r"what\s+(?:is|was)\s+the\s+name|what\s+(?:is|was)\s+(?:the\s+)?\w*\s*event\s+called|"
+    r"what\s+was\s+it\s+called)\b.*\b(?:evento|manifestazione|iniziativa|giornata|forum|"
+    r"conferenza|convegno|fiera|event|conference|fair|forum|summit)\b",
+    re.I,
+)
+
+
+def _event_name(question: str, candidates: Sequence[Sourced]) -> Answer | None:
+    """ "Come si chiama l'evento…?": the name of the first retrieved article's event."""
+    for sourced in candidates[:1]:
+        if not sourced.facts.events:
+            return None
+        event = sourced.facts.events[0]
+        quotes = _Quotes(sourced)
+        mark = quotes.mark(event.start, event.end)
+        if fold(event.name) not in fold(quotes.quoted()):
+            return None
+        return Answer(
+            f"{event.name} {mark}.", False, quotes.citations(), "facts", (), language(question)
+        )
+    return None
 
 
 def _asks_event_date(question: str) -> bool:
@@ -666,6 +724,10 @@ def _label(session: Session | None, lang: str, to: bool = False) -> str:
     return f"{_IT_KIND[session.kind][1 if to else 0]} «{session.title}»"
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _phrase(role: str, session: Session | None, lang: str, plural: bool) -> str:
     """The words before the names: 'Al panel «X» hanno parlato', 'Moderated …'."""
     if lang == "en":
@@ -684,7 +746,7 @@ def _phrase(role: str, session: Session | None, lang: str, plural: bool) -> str:
         }[role].replace("  ", " ")
     verb = "hanno" if plural else "ha"
     return {
-        "speaker": f"{_label(session, lang, to=True).capitalize()} {verb} parlato"
+        "speaker": f"{_upper_first(_label(session, lang, to=True))} {verb} parlato"
         if session
         else f"{verb.capitalize()} parlato",
         "moderator": f"{verb.capitalize()} moderato {_label(session, lang)}".rstrip(),

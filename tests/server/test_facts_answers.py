@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from index.docstore import DocStore
 from index.embedder import E5Embedder
-from server.answer.answerer import Citation
-from server.answer.facts import asked_role, composed_is_quoted
+from server.answer.answerer import Answer, Citation
+from server.answer.facts import asked_role, composed_is_quoted, format_dates, with_resolved_dates
 from server.http.app import create_app
 from server.pipeline import ingest_paths, update_index
 from tests.server.conftest import settings_for
@@ -150,3 +152,42 @@ def test_composed_text_must_be_backed_by_its_quotes() -> None:
         "Al panel «Boschi e clima» hanno parlato Anna Rocchi [1].", quotes
     )
     assert not composed_is_quoted("Al panel «Acqua» hanno parlato Pietro Laghi [1].", quotes)
+
+
+def test_an_edition_no_article_covers_abstains(client: TestClient) -> None:
+    body = ask(client, "Chi ha moderato il panel Boschi e clima nell'edizione 2022?")
+    assert body["abstained"] is True
+
+
+def test_event_dates_from_facts(client: TestClient) -> None:
+    body = ask(client, "Quando si è svolta la quarta edizione della Fiera del Legno?")
+    assert body["answerer"] == "facts"
+    assert "5 giugno 2024" in body["answer"]
+    assert "Fiera del Legno" in body["citations"][0]["quote"]
+
+
+def test_a_person_described_by_job_and_organisation(client: TestClient) -> None:
+    body = ask(client, "In quale sessione ha parlato la designer dello Studio Pieri?")
+    assert body["answerer"] == "facts"
+    assert "Mobili circolari" in body["answer"]
+    assert "Laura Pieri" in body["answer"]
+
+
+def test_dates_are_formatted_by_language() -> None:
+    days = (date(2024, 6, 7), date(2024, 6, 8))
+    assert format_dates(days, "it") == "7 e 8 giugno 2024"
+    assert format_dates(days, "en") == "7 and 8 June 2024"
+    assert (
+        format_dates((date(2024, 5, 31), date(2024, 6, 1)), "it")
+        == "31 maggio 2024 e 1 giugno 2024"
+    )
+
+
+def test_a_relative_date_in_a_quoted_answer_is_resolved() -> None:
+    quote = "Il tavolo tecnico si terrà martedì prossimo a Modena."
+    citation = replace(_citation(quote), published=date(2024, 5, 17))
+    answer = Answer(f"{quote} [1]", False, (citation,))
+    resolved = with_resolved_dates("Quando si terrà il tavolo tecnico?", answer)
+    assert resolved.text.endswith("(martedì prossimo: 21 maggio 2024)")
+    # Not a date question: unchanged.
+    assert with_resolved_dates("Dove si terrà il tavolo tecnico?", answer) == answer
