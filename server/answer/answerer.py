@@ -89,6 +89,7 @@ class Answerer(Protocol):
 # What a follow-up's retrieval query takes from the conversation: the last user question,
 # cut to this many characters. An earlier turn of any size then costs the same (docs/limits.md).
 FOLLOWUP_CONTEXT_CHARS = 300
+_CONNECTIVE = re.compile(r"^\s*(e invece|what about|and|also|anche|invece|ed|e)\b[\s,]*", re.I)
 
 
 def previous_question(history: Sequence[Turn]) -> str | None:
@@ -118,6 +119,11 @@ def followup_query(question: str, history: Sequence[Turn]) -> str:
         return question
     thin = len(tokenize(question)) <= 4 or _FOLLOWUP.search(question.strip())
     return f"{previous} {question}" if thin else question
+
+
+def without_connective(question: str) -> str:
+    """The follow-up without its leading "E", "Anche", "And"...: they carry no content."""
+    return _CONNECTIVE.sub("", question, count=1).strip() or question
 
 
 @dataclass(frozen=True, slots=True)
