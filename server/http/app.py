@@ -290,8 +290,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat_page(request: Request, services: ServicesDep) -> Any:
+        # With reader keys the examples (the newest articles' titles) wait for a key:
+        # the page loads them from /api/examples once one is accepted.
+        examples = [] if services.settings.api_keys else example_questions(services)
         return templates.TemplateResponse(
-            request, "chat.html", {"examples": example_questions(services), "lang": "it"}
+            request, "chat.html", {"examples": examples, "lang": "it"}
         )
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)

@@ -605,3 +605,37 @@ def test_chat_asks_for_the_access_key_when_the_server_requires_one(
     answer = ask(page, Q_FOLLOW_UP)
     assert answer["answer"]
     expect(form).to_be_hidden()
+
+
+# ---------- follow-ups and examples behind a key (issue #17, items 8 and 9) ----------
+
+
+def test_examples_wait_for_an_accepted_key(
+    keyed_page: Page, keyed_server: Server, page_errors: PageErrors
+) -> None:
+    page = keyed_page
+    page_errors.allow(r"Failed to load resource")  # the 401s below are on purpose
+    with page.expect_response(lambda r: r.url.endswith("/api/examples")) as examples:
+        page.goto("/")
+    assert examples.value.status == 401
+    expect(page.locator("#examples button.example")).to_have_count(0)
+    expect(page.locator("#examples-block")).to_be_hidden()
+    assert "Di cosa parla" not in page.content()  # no title in the page either
+
+    with page.expect_response(is_ask) as refused:
+        page.locator("#question").fill(Q_FORUM)
+        page.locator("#ask").click()
+    assert refused.value.status == 401
+    with page.expect_response(lambda r: r.url.endswith("/api/examples")) as loaded:
+        page.locator("#api-key").fill(str(keyed_server.api_key))
+        page.locator("[data-testid=key-save]").click()
+    assert loaded.value.status == 200
+    expect(page.locator(".answer").last).to_have_attribute(
+        "data-status", "done", timeout=ANSWER_TIMEOUT_MS
+    )
+    page.locator("#new-conversation").click()
+    expect(page.locator("#examples-block")).to_be_visible()
+    assert page.locator("#examples button.example").count() > 0
+
+    page.reload()  # the remembered key brings them back at once
+    expect(page.locator("#examples button.example").first).to_be_visible()

@@ -98,6 +98,7 @@ function onKeySubmit(event) {
   }
   setApiKey(value);
   els.keyForm.hidden = true;
+  loadExamples(); // the server sends them only to a reader with a valid key
   const ex = waitingForKey;
   waitingForKey = null;
   if (ex && exchanges.includes(ex)) retry(ex);
