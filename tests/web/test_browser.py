@@ -639,3 +639,21 @@ def test_examples_wait_for_an_accepted_key(
 
     page.reload()  # the remembered key brings them back at once
     expect(page.locator("#examples button.example").first).to_be_visible()
+
+
+def test_a_very_long_earlier_answer_does_not_block_follow_ups(page: Page, server: Server) -> None:
+    """Each earlier turn the page sends stays far below the server's per-turn limit."""
+    long_answer = (
+        "Il Forum Digitale 2024 è stato organizzato a Bologna. " * 400
+    )  # 21,600 characters
+    stored = [{"id": "lungo", "question": Q_FORUM, "text": long_answer, "status": "done"}]
+    page.goto("/")
+    page.evaluate("s => localStorage.setItem('clusterchat.conversation.v1', s)", json.dumps(stored))
+    page.reload()
+    with page.expect_request(lambda r: r.url.endswith("/api/ask")) as info:
+        answer = ask(page, Q_FOLLOW_UP)
+    history = sent_json(info.value)["history"]
+    assert history[0] == {"role": "user", "content": Q_FORUM}
+    assert long_answer.startswith(history[1]["content"])
+    assert 0 < len(history[1]["content"]) <= 2000
+    assert answer["answer"]
