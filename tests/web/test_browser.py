@@ -610,6 +610,22 @@ def test_chat_asks_for_the_access_key_when_the_server_requires_one(
 # ---------- follow-ups and examples behind a key (issue #17, items 8 and 9) ----------
 
 
+def test_follow_up_in_the_chat_answers_the_new_question(demo_page: Page) -> None:
+    page = demo_page
+    page.goto("/")
+    panel = "Chi ha parlato al panel sul valore condiviso?"
+    follow_up = "E quando si è svolta la conferenza?"
+    first = ask(page, panel)
+    assert "Bracci" in first["answer"]
+    with page.expect_request(lambda r: r.url.endswith("/api/ask")) as info:
+        second = ask(page, follow_up)
+    assert sent_json(info.value)["history"][0] == {"role": "user", "content": panel}
+    assert "7 e 8 marzo" in second["citations"][0]["quote"]
+    shown = page.locator(".answer").last
+    expect(shown).to_contain_text("Il 7 e 8 marzo")
+    assert text_without_chips(shown).startswith("Il 7 e 8 marzo")
+
+
 def test_examples_wait_for_an_accepted_key(
     keyed_page: Page, keyed_server: Server, page_errors: PageErrors
 ) -> None:
