@@ -411,6 +411,9 @@ def ask(
         out.print(f"  - {s.title} ({s.published or 'no date'}) {s.url or ''}", highlight=False)
 
 
+SHUTDOWN_GRACE_SECONDS = 3
+
+
 @app.command()
 def serve(
     data_dir: DataDir = None,
@@ -432,6 +435,9 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        # SIGTERM: requests still running after this many seconds are cancelled, so a
+        # busy server stops promptly (docs/limits.md).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(default=1.0, ge=0)
     top_k: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=1000, ge=10)
+    # Request limits (docs/limits.md): bad input is refused before it costs any work.
+    max_history_turns: int = Field(default=50, ge=0)  # /api/ask `history` entries
+    max_turn_chars: int = Field(default=8000, ge=10)  # each history turn or chat message
+    max_messages: int = Field(default=100, ge=1)  # /v1/chat/completions `messages`
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)  # a JSON request body
     abstain_threshold: float = Field(default=0.35, ge=0, le=1)  # see docs/evaluation.md
     llm_base_url: HttpUrl | None = None  # None: extractive answers
     llm_model: str = "default"

@@ -86,17 +86,44 @@ class Answerer(Protocol):
         ...
 
 
+# What a follow-up's retrieval query takes from the conversation: the last user question,
+# cut to this many characters. An earlier turn of any size then costs the same (docs/limits.md).
+FOLLOWUP_CONTEXT_CHARS = 300
+_CONNECTIVE = re.compile(r"^\s*(e invece|what about|and|also|anche|invece|ed|e)\b[\s,]*", re.I)
+
+
+def previous_question(history: Sequence[Turn]) -> str | None:
+    """The last user turn, at most FOLLOWUP_CONTEXT_CHARS characters (cut at a space)."""
+    for turn in reversed(history):
+        if turn.role != "user":
+            continue
+        text = " ".join(turn.content.lstrip()[: FOLLOWUP_CONTEXT_CHARS + 1].split())
+        if not text:
+            continue
+        if len(text) > FOLLOWUP_CONTEXT_CHARS:
+            cut = text[:FOLLOWUP_CONTEXT_CHARS]
+            text = cut.rsplit(" ", 1)[0] if " " in cut else cut
+        return text
+    return None
+
+
 def followup_query(question: str, history: Sequence[Turn]) -> str:
     """The retrieval query for a follow-up: the previous question's context plus this one.
 
     A question that leans on the conversation ("E chi ha parlato nel secondo panel?")
-    is too thin to retrieve on its own, so the last user question is prepended.
+    is too thin to retrieve on its own, so the last user question (its first
+    FOLLOWUP_CONTEXT_CHARS characters) is prepended.
     """
-    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
-    if not previous:
+    previous = previous_question(history)
+    if previous is None:
         return question
     thin = len(tokenize(question)) <= 4 or _FOLLOWUP.search(question.strip())
-    return f"{previous[-1]} {question}" if thin else question
+    return f"{previous} {question}" if thin else question
+
+
+def without_connective(question: str) -> str:
+    """The follow-up without its leading "E", "Anche", "And"...: they carry no content."""
+    return _CONNECTIVE.sub("", question, count=1).strip() or question
 
 
 @dataclass(frozen=True, slots=True)

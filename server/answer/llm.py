@@ -91,8 +91,10 @@ def _strip_markers(text: str) -> str:
 def _history_messages(history: Sequence[Turn]) -> list[dict[str, str]]:
     messages = []
     for turn in history[-_HISTORY_TURNS:]:
-        if turn.role in ("user", "assistant") and turn.content.strip():
-            content = _strip_markers(turn.content).strip()[:_TURN_CHARS]
+        # Cut before cleaning, so a turn of any size costs the same (docs/limits.md).
+        head = turn.content[: 2 * _TURN_CHARS]
+        if turn.role in ("user", "assistant") and head.strip():
+            content = _strip_markers(head).strip()[:_TURN_CHARS]
             messages.append({"role": turn.role, "content": _neutralise(content)})
     return messages
 

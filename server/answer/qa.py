@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from index.search import Mode, Searcher
 from index.types import Filters, Hit
-from server.answer.answerer import Answer, Answerer, Turn, followup_query
+from server.answer.answerer import Answer, Answerer, Turn, followup_query, without_connective
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,49 @@ def retrieve(
 ) -> tuple[list[Hit], dict[str, float]]:
     """Search for `question`, folding in the conversation when it is a follow-up."""
     started = time.perf_counter()
-    query = question
-    if history:
-        query = (
-            condenser.condense(question, history)
-            if condenser
-            else followup_query(question, history)
-        )
-    condensed = time.perf_counter()
-    hits = searcher.search(query, k=k, mode=mode, filters=filters)
-    searched = time.perf_counter()
-    timings = {"search": (searched - condensed) * 1000}
     if history and condenser:
-        timings["condense"] = (condensed - started) * 1000
-    return hits, timings
+        query = condenser.condense(question, history)
+        condensed = time.perf_counter()
+        hits = searcher.search(query, k=k, mode=mode, filters=filters)
+        timings = {"condense": (condensed - started) * 1000}
+        timings["search"] = (time.perf_counter() - condensed) * 1000
+        return hits, timings
+    context = followup_query(question, history) if history else question
+    if context == question:
+        hits = searcher.search(question, k=k, mode=mode, filters=filters)
+    else:
+        hits = followup_search(searcher, question, context, k, mode, filters)
+    return hits, {"search": (time.perf_counter() - started) * 1000}
+
+
+def followup_search(
+    searcher: Searcher, question: str, context: str, k: int, mode: Mode, filters: Filters | None
+) -> list[Hit]:
+    """The hits for a follow-up: the conversation picks the articles, the question the passages.
+
+    Searching the previous question and the follow-up as one query lets the earlier terms
+    outweigh the new ones ("Chi ha parlato al panel sul valore condiviso?" then "E quando si
+    è svolta la conferenza?" finds the panel again, not the date). So the follow-up is
+    searched alone (without its leading "E") and together with the previous question, and
+    each passage scores 1/(1 + rank) in each search, plus 1/(1 + rank) of its article among
+    the combined search's articles: a passage of the conversation's article that answers
+    the new question comes first.
+    """
+    own = searcher.search(without_connective(question), k=2 * k, mode=mode, filters=filters)
+    combined = searcher.search(context, k=k, mode=mode, filters=filters)
+    topic: dict[str, float] = {}
+    for rank, hit in enumerate(combined):
+        topic.setdefault(hit.chunk.article_id, 1 / (1 + rank))
+    scores: dict[str, float] = {}
+    found: dict[str, Hit] = {}
+    for hits in (own, combined):
+        for rank, hit in enumerate(hits):
+            found.setdefault(hit.chunk.id, hit)  # the follow-up's own hit when in both
+            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1 / (1 + rank)
+    for chunk_id, hit in found.items():
+        scores[chunk_id] += topic.get(hit.chunk.article_id, 0.0)
+    best = sorted(found, key=lambda c: -scores[c])[:k]
+    return [replace(found[c], score=scores[c]) for c in best]
 
 
 def ask(

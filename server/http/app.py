@@ -15,7 +15,9 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
@@ -108,6 +110,69 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return error_response(request, "internal error", 500)
+
+
+# Requests that may be larger than `max_request_bytes`: uploads, bounded per file instead.
+BODY_LIMIT_EXEMPT = frozenset({("POST", "/api/documents")})
+# A body this many times over the limit is not read to its end: the connection is closed.
+_DRAIN_FACTOR = 16
+
+
+class BodyLimit:
+    """Refuse a request body over `limit` bytes with a JSON 413, before any route reads it.
+
+    The body is read here (it is small: a JSON request) and handed on to the app; one
+    that grows past the limit, whatever its Content-Length says, is answered 413.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"], scope["path"]) in BODY_LIMIT_EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        size = int(declared) if declared.isdigit() else 0
+        chunks: list[bytes] = []
+        received = 0
+        pending = True  # more of the body is still to come
+        while pending and size <= self.limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            size = max(size, received)
+            pending = message.get("more_body", False)
+        if size > self.limit:
+            await self._refuse(scope, receive, send, received if pending else None)
+            return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, read: int | None) -> None:
+        """Answer 413; `read` is how much was read of a body not yet finished, else None."""
+        # Read (and drop) a moderately large rest, so the client gets to read the answer.
+        seen = read
+        while seen is not None and seen <= _DRAIN_FACTOR * self.limit:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+            seen += len(message.get("body", b""))
+        detail = f"the request body is too large (over {self.limit} bytes)"
+        response = error_response(Request(scope), detail, 413, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def _install_middleware(app: FastAPI) -> None:
@@ -207,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     _install_docs(app)
     _install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     _install_middleware(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -225,8 +291,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat_page(request: Request, services: ServicesDep) -> Any:
+        # With reader keys the examples (the newest articles' titles) wait for a key:
+        # the page loads them from /api/examples once one is accepted.
+        examples = [] if services.settings.api_keys else example_questions(services)
         return templates.TemplateResponse(
-            request, "chat.html", {"examples": example_questions(services), "lang": "it"}
+            request, "chat.html", {"examples": examples, "lang": "it"}
         )
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -39,6 +39,7 @@ ERRORS = error_responses(
     (400, "bad input"),
     (401, "API key required"),
     (403, "invalid API key"),
+    (413, "request body too large"),
     (422, "invalid request"),
     (503, "no index yet"),
 )
@@ -54,6 +55,21 @@ def _check_question(services: Services, text: str) -> None:
         raise HTTPException(
             422, f"the question is too long ({len(text)} characters; the limit is {limit})"
         )
+
+
+def check_turns(services: Services, name: str, count: int, most: int, sizes: Sequence[int]) -> None:
+    """422 when field `name` has more than `most` entries or an earlier turn is too long.
+
+    `sizes` are the lengths in characters of the turns before the question.
+    """
+    if count > most:
+        raise HTTPException(422, f"{name} has {count} entries; the limit is {most}")
+    limit = services.settings.max_turn_chars
+    for i, size in enumerate(sizes):
+        if size > limit:
+            raise HTTPException(
+                422, f"{name}[{i}] is too long ({size} characters; the limit is {limit})"
+            )
 
 
 def _history(body: AskIn) -> list[Turn]:
@@ -162,6 +178,8 @@ def _stream(services: Services, body: AskIn, k: int) -> Iterator[str]:
 def ask_route(body: AskIn, request: Request, services: ServicesDep) -> Any:
     """Answer a question with citations; SSE when `stream` is true or Accept asks for it."""
     _check_question(services, body.question)
+    sizes = [len(t.content) for t in body.history]
+    check_turns(services, "history", len(sizes), services.settings.max_history_turns, sizes)
     k = body.k or services.settings.top_k
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_stream:

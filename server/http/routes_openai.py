@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from server.answer.answerer import Answer, Turn
 from server.answer.qa import ask, words
 from server.http.deps import Reader, ServicesDep
-from server.http.routes_answer import ERRORS
+from server.http.routes_answer import ERRORS, check_turns
 from server.http.schemas import ChatCompletionIn, citation_out
 
 router = APIRouter(dependencies=[Reader])
@@ -64,10 +64,16 @@ def models() -> dict[str, Any]:
 )
 def chat_completions(body: ChatCompletionIn, services: ServicesDep) -> Any:
     """Answer the last user message; citations in the content and in `citations`."""
+    settings = services.settings
+    sizes = [len(m.text()) for m in body.messages[:-1]]
+    check_turns(services, "messages", len(body.messages), settings.max_messages, sizes)
     question, history = _conversation(body)
-    limit = services.settings.max_question_chars
-    if len(question) > limit:
-        raise HTTPException(422, f"the question is too long ({len(question)} > {limit})")
+    if len(question) > settings.max_question_chars:
+        raise HTTPException(
+            422,
+            f"the question is too long ({len(question)} characters; "
+            f"the limit is {settings.max_question_chars})",
+        )
     asked = ask(
         services.searcher,
         services.answerer,

@@ -99,7 +99,7 @@ class TurnIn(BaseModel):
     """One earlier message of the conversation."""
 
     role: Literal["user", "assistant", "system"]
-    content: str = Field(max_length=20_000)
+    content: str = Field(description="At most CLUSTERCHAT_MAX_TURN_CHARS characters (8000)")
 
 
 class AskIn(BaseModel):
@@ -108,7 +108,10 @@ class AskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=10_000)
     k: int | None = Field(default=None, ge=1, le=50)
-    history: list[TurnIn] = Field(default_factory=list, max_length=50)
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first; at most CLUSTERCHAT_MAX_HISTORY_TURNS (50)",
+    )
     stream: bool = False
     filters: FiltersIn | None = None
 
@@ -220,7 +223,11 @@ class ChatCompletionIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     model: str = "clusterchat"
-    messages: list[ChatMessageIn] = Field(min_length=1, max_length=100)
+    messages: list[ChatMessageIn] = Field(
+        min_length=1,
+        description="At most CLUSTERCHAT_MAX_MESSAGES (100), each at most "
+        "CLUSTERCHAT_MAX_TURN_CHARS characters (8000)",
+    )
     stream: bool = False
 
     _stream = field_validator("stream", mode="before")(_only_bool)

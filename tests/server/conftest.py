@@ -164,9 +164,17 @@ def thread_server() -> Callable[[FastAPI], ThreadServer]:
 class ServeProcess:
     """`clusterchat serve` as a real subprocess (its own process group, killable)."""
 
-    def __init__(self, data_dir: Path, *, workers: int = 1, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int = 1,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.workers = workers
+        self.env = env or {}  # extra environment, e.g. CLUSTERCHAT_* settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or data_dir.parent / f"serve-{self.port}.log"
@@ -180,6 +188,7 @@ class ServeProcess:
             OMP_WAIT_POLICY="PASSIVE",
             TOKENIZERS_PARALLELISM="false",
         )
+        env.update(self.env)
         self.proc = subprocess.Popen(
             [
                 str(CLUSTERCHAT),

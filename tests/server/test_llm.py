@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx
@@ -309,6 +310,29 @@ def test_condense_failure_falls_back_to_followup_query(response: httpx.Response)
     question = "E chi ha parlato?"
     llm = answerer(replying(response), retries=0)
     assert llm.condense(question, history) == followup_query(question, history)
+
+
+def test_condense_reads_a_bounded_part_of_each_turn() -> None:
+    """A huge earlier turn costs what its first characters cost (docs/limits.md)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        reply = {"message": {"role": "assistant", "content": "Chi ha parlato al Forum?"}}
+        return httpx.Response(200, json={"choices": [reply]})
+
+    padding = " " * 40_000  # cleaning it whole took seconds per turn
+    history = [
+        Turn("user" if i % 2 else "assistant", f"Il Forum Digitale [1].{padding}fine")
+        for i in range(20)
+    ]
+    started = time.monotonic()
+    answerer(handler).condense("E chi ha parlato?", history)
+    assert time.monotonic() - started < 2
+    sent = json.loads(seen[0].content)["messages"]
+    earlier = sent[1:-1]
+    assert len(earlier) == 6
+    assert all(m["content"] == "Il Forum Digitale." for m in earlier)
 
 
 def test_stream_yields_deltas_then_the_answer() -> None:

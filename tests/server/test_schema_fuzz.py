@@ -25,9 +25,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -66,16 +68,22 @@ CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
 
 
 @pytest.fixture(scope="module")
-def api_schema(
+def server_url(
     tmp_path_factory: pytest.TempPathFactory,
     copy_built: Callable[[Path], Path],
     make_settings: Callable[..., Settings],
     thread_server: Callable[..., Any],
-) -> Iterator[Any]:
-    """The OpenAPI schema served by a real uvicorn over a copy of the index (admin API on)."""
+) -> Iterator[str]:
+    """A real uvicorn over a copy of the index (admin API on, default limits)."""
     app = create_app(make_settings(copy_built(tmp_path_factory.mktemp("fuzz") / "data")))
     with thread_server(app) as server:
-        yield schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def api_schema(server_url: str) -> Any:
+    """The OpenAPI schema the server serves."""
+    return schemathesis.openapi.from_url(f"{server_url}/openapi.json")
 
 
 def test_every_operation_is_fuzzed(api_schema: Any) -> None:
@@ -100,3 +108,69 @@ def test_operation_conforms_to_its_schema(
         case.call_and_validate(headers=dict(admin), excluded_checks=[positive_data_acceptance])
 
     conforms()
+
+
+# -- oversized conversations (docs/limits.md) ---------------------------------------------------
+
+LIMITS = Settings(_env_file=None)  # type: ignore[call-arg]
+ROLES = st.sampled_from(["user", "assistant", "system"])
+
+
+def _sized(text: str, size: int) -> str:
+    return (text * (size // len(text) + 1))[:size]
+
+
+@st.composite
+def oversized_ask(draw: st.DrawFn) -> dict[str, Any]:
+    """An /api/ask body whose history has too many turns, or one turn too long."""
+    word = draw(st.text(min_size=1, max_size=12))
+    if draw(st.booleans()):
+        count = draw(st.integers(LIMITS.max_history_turns + 1, LIMITS.max_history_turns + 40))
+        history = [{"role": draw(ROLES), "content": word} for _ in range(count)]
+    else:
+        size = draw(st.integers(LIMITS.max_turn_chars + 1, 4 * LIMITS.max_turn_chars))
+        history = [{"role": draw(ROLES), "content": _sized(word, size)}]
+        history = draw(st.permutations([*history, {"role": "user", "content": word}]))
+    return {"question": draw(st.text(min_size=1, max_size=50)), "history": history}
+
+
+@st.composite
+def oversized_chat(draw: st.DrawFn) -> dict[str, Any]:
+    """A /v1/chat/completions body with too many messages, or one too long (text or parts)."""
+    word = draw(st.text(min_size=1, max_size=12))
+    last = {"role": "user", "content": draw(st.text(min_size=1, max_size=50))}
+    if draw(st.booleans()):
+        count = draw(st.integers(LIMITS.max_messages + 1, LIMITS.max_messages + 60))
+        return {"messages": [{"role": draw(ROLES), "content": word} for _ in range(count)] + [last]}
+    size = draw(st.integers(LIMITS.max_turn_chars + 1, 30 * LIMITS.max_turn_chars))
+    text = _sized(word, size)
+    content: Any = draw(st.sampled_from([text, [{"type": "text", "text": text}]]))
+    return {"messages": [{"role": draw(ROLES), "content": content}, last]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "bodies"),
+    [("/api/ask", oversized_ask()), ("/v1/chat/completions", oversized_chat())],
+    ids=["ask", "chat"],
+)
+def test_oversized_conversations_get_a_json_4xx(server_url: str, path: str, bodies: Any) -> None:
+    with httpx.Client(base_url=server_url, timeout=60) as http:
+
+        @given(body=bodies)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def refused(body: dict[str, Any]) -> None:
+            response = http.post(path, json=body)
+            assert response.status_code in (413, 422), response.text[:300]
+            detail = response.json()["detail"]
+            assert isinstance(detail, str)
+            assert detail
+            if path.startswith("/v1/"):
+                assert response.json()["error"]["message"] == detail
+
+        refused()

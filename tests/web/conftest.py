@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playw
 ADMIN_TOKEN = "test-token"
 READER_KEY = "chiave-dei-soci"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+DEMO_CORPUS = Path(__file__).resolve().parents[2] / "demo" / "corpus"
 BIN = Path(sys.executable).parent
 HEALTH_TIMEOUT_S = 120
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -213,6 +214,27 @@ def keyed_server(server: Server) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server over the 14 articles of demo/corpus (what `make run` serves)."""
+    root = tmp_path_factory.mktemp("clusterchat-demo")
+    data_dir = root / "data"
+    cli, env = _cli(), _server_env()
+    ingest = subprocess.run(
+        [cli, "ingest", DEMO_CORPUS, "--data-dir", data_dir],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if ingest.returncode != 0:
+        pytest.fail(f"clusterchat ingest failed ({ingest.returncode}):\n{ingest.stderr[-3000:]}")
+    with _serving(cli, data_dir, root, env, "serve-demo.log") as base_url:
+        yield Server(base_url, data_dir, root / "unused.txt")
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's headless Chromium (never `playwright install`)."""
     with sync_playwright() as p:
@@ -287,6 +309,13 @@ def page(browser: Browser, server: Server, page_errors: PageErrors) -> Iterator[
 def keyed_page(browser: Browser, keyed_server: Server, page_errors: PageErrors) -> Iterator[Page]:
     """A fresh desktop page on the server that requires an API key."""
     with _open_page(browser, keyed_server, page_errors, **DESKTOP) as page:
+        yield page
+
+
+@pytest.fixture
+def demo_page(browser: Browser, demo_server: Server, page_errors: PageErrors) -> Iterator[Page]:
+    """A fresh desktop page on the demo-corpus server."""
+    with _open_page(browser, demo_server, page_errors, **DESKTOP) as page:
         yield page
 
 

@@ -605,3 +605,71 @@ def test_chat_asks_for_the_access_key_when_the_server_requires_one(
     answer = ask(page, Q_FOLLOW_UP)
     assert answer["answer"]
     expect(form).to_be_hidden()
+
+
+# ---------- follow-ups and examples behind a key (issue #17, items 8 and 9) ----------
+
+
+def test_follow_up_in_the_chat_answers_the_new_question(demo_page: Page) -> None:
+    page = demo_page
+    page.goto("/")
+    panel = "Chi ha parlato al panel sul valore condiviso?"
+    follow_up = "E quando si è svolta la conferenza?"
+    first = ask(page, panel)
+    assert "Bracci" in first["answer"]
+    with page.expect_request(lambda r: r.url.endswith("/api/ask")) as info:
+        second = ask(page, follow_up)
+    assert sent_json(info.value)["history"][0] == {"role": "user", "content": panel}
+    assert "7 e 8 marzo" in second["citations"][0]["quote"]
+    shown = page.locator(".answer").last
+    expect(shown).to_contain_text("Il 7 e 8 marzo")
+    assert text_without_chips(shown).startswith("Il 7 e 8 marzo")
+
+
+def test_examples_wait_for_an_accepted_key(
+    keyed_page: Page, keyed_server: Server, page_errors: PageErrors
+) -> None:
+    page = keyed_page
+    page_errors.allow(r"Failed to load resource")  # the 401s below are on purpose
+    with page.expect_response(lambda r: r.url.endswith("/api/examples")) as examples:
+        page.goto("/")
+    assert examples.value.status == 401
+    expect(page.locator("#examples button.example")).to_have_count(0)
+    expect(page.locator("#examples-block")).to_be_hidden()
+    assert "Di cosa parla" not in page.content()  # no title in the page either
+
+    with page.expect_response(is_ask) as refused:
+        page.locator("#question").fill(Q_FORUM)
+        page.locator("#ask").click()
+    assert refused.value.status == 401
+    with page.expect_response(lambda r: r.url.endswith("/api/examples")) as loaded:
+        page.locator("#api-key").fill(str(keyed_server.api_key))
+        page.locator("[data-testid=key-save]").click()
+    assert loaded.value.status == 200
+    expect(page.locator(".answer").last).to_have_attribute(
+        "data-status", "done", timeout=ANSWER_TIMEOUT_MS
+    )
+    page.locator("#new-conversation").click()
+    expect(page.locator("#examples-block")).to_be_visible()
+    assert page.locator("#examples button.example").count() > 0
+
+    page.reload()  # the remembered key brings them back at once
+    expect(page.locator("#examples button.example").first).to_be_visible()
+
+
+def test_a_very_long_earlier_answer_does_not_block_follow_ups(page: Page, server: Server) -> None:
+    """Each earlier turn the page sends stays far below the server's per-turn limit."""
+    long_answer = (
+        "Il Forum Digitale 2024 è stato organizzato a Bologna. " * 400
+    )  # 21,600 characters
+    stored = [{"id": "lungo", "question": Q_FORUM, "text": long_answer, "status": "done"}]
+    page.goto("/")
+    page.evaluate("s => localStorage.setItem('clusterchat.conversation.v1', s)", json.dumps(stored))
+    page.reload()
+    with page.expect_request(lambda r: r.url.endswith("/api/ask")) as info:
+        answer = ask(page, Q_FOLLOW_UP)
+    history = sent_json(info.value)["history"]
+    assert history[0] == {"role": "user", "content": Q_FORUM}
+    assert long_answer.startswith(history[1]["content"])
+    assert 0 < len(history[1]["content"]) <= 2000
+    assert answer["answer"]

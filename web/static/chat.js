@@ -10,6 +10,9 @@ const STORE_KEY = "clusterchat.conversation.v1";
 const API_KEY_STORE = "clusterchat.apiKey";
 const MAX_STORED = 50; // exchanges kept in localStorage
 const MAX_HISTORY = 6; // previous exchanges sent with a follow-up question
+// Each earlier turn is cut to this length: well under the server's limit per turn
+// (CLUSTERCHAT_MAX_TURN_CHARS, docs/limits.md), and the server reads less of it anyway.
+const MAX_TURN_CHARS = 2000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -98,6 +101,7 @@ function onKeySubmit(event) {
   }
   setApiKey(value);
   els.keyForm.hidden = true;
+  loadExamples(); // the server sends them only to a reader with a valid key
   const ex = waitingForKey;
   waitingForKey = null;
   if (ex && exchanges.includes(ex)) retry(ex);
@@ -146,8 +150,8 @@ function buildHistory() {
   const history = [];
   const usable = exchanges.filter((ex) => ex.status !== "error" && ex.text.trim());
   for (const ex of usable.slice(-MAX_HISTORY)) {
-    history.push({ role: "user", content: ex.question });
-    history.push({ role: "assistant", content: ex.text });
+    history.push({ role: "user", content: ex.question.slice(0, MAX_TURN_CHARS) });
+    history.push({ role: "assistant", content: ex.text.slice(0, MAX_TURN_CHARS) });
   }
   return history;
 }
