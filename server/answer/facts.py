@@ -600,7 +600,7 @@ def _event_dates(question: str, candidates: Sequence[Sourced]) -> Answer | None:
         resolved = format_dates(event.dates, lang)
         written = event.dates_as_written or ""
         text = f"{event.name}: {resolved} {mark}."
-        if fold(resolved) not in fold(written):
+        if fold(written) not in fold(resolved):  # "ieri", "venerdì scorso": say what it was
             said = "as written" if lang == "en" else "nell'articolo"
             text = f"{event.name}: {resolved} ({said}: «{written}») {mark}."
         citations = quotes.citations()
