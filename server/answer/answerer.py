@@ -59,6 +59,17 @@ class Suggestion:
 
 
 @dataclass(frozen=True, slots=True)
+class Named:
+    """A person a who-answer names, with the role asked and the citation that states it."""
+
+    name: str
+    role: str  # one of ingest.facts.types.ROLES
+    organisation: str | None
+    job_title: str | None
+    citation: int  # the [n] whose quote names this person in this role
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """Text with [n] markers; every marker has a citation and every citation a marker."""
 
@@ -68,6 +79,7 @@ class Answer:
     answerer: str = "extractive"
     suggestions: tuple[Suggestion, ...] = ()
     language: str = "it"
+    people: tuple[Named, ...] = ()  # a who-answer's people, for a list view
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from ingest.facts.dates import find_dates
 from ingest.facts.names import find_names, fold
 from ingest.facts.types import Facts, Person, Session
 from ingest.types import Article, Chunk
-from server.answer.answerer import Answer, Answerer, Citation, Turn, abstain
+from server.answer.answerer import Answer, Answerer, Citation, Named, Turn, abstain
 from server.answer.cues import language, question_kind
 
 logger = logging.getLogger(__name__)
@@ -769,17 +769,21 @@ def _compose(
     lead = _phrase(role, session, lang, plural=len(people) > 1)
     session_mark = quotes.mark(session.start, session.end) if session else ""
     names = []
+    named = []
     for person, index in people:
         r = person.roles[index]
         mark = quotes.mark(r.start, r.end)
         names.append(f"{person.name} {mark}")
+        named.append(
+            Named(person.name, role, person.organisation, person.job_title, int(mark[1:-1]))
+        )
     text = f"{lead}{' ' + session_mark if session_mark else ''}: {_join(names, lang)}."
     text = re.sub(r"\s+", " ", text).replace(" :", ":")
     citations = quotes.citations()
     if not composed_is_quoted(text, citations):
         logger.warning("facts: composed answer not backed by its quotes; falling back")
         return None
-    return Answer(text, False, citations, "facts", (), lang)
+    return Answer(text, False, citations, "facts", (), lang, tuple(named))
 
 
 def _compose_person(question: str, person: Person, sourced: Sourced) -> Answer | None:

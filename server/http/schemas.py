@@ -147,6 +147,16 @@ class SuggestionOut(BaseModel):
     date: date | None
 
 
+class PersonOut(BaseModel):
+    """A person a who-answer names: role asked, organisation, and the citation that says so."""
+
+    name: str
+    role: str
+    organisation: str | None
+    job_title: str | None
+    citation: int
+
+
 class AnswerOut(BaseModel):
     """The answer a member sees."""
 
@@ -157,6 +167,7 @@ class AnswerOut(BaseModel):
     answerer: str
     language: str
     timings_ms: dict[str, float]
+    people: list[PersonOut] = Field(default_factory=list)
 
 
 class FeedbackIn(BaseModel):
@@ -293,4 +304,14 @@ def answer_out(answer: Answer, timings: dict[str, float]) -> AnswerOut:
         answerer=answer.answerer,
         language=answer.language,
         timings_ms={k: round(v, 2) for k, v in timings.items()},
+        people=[
+            PersonOut(
+                name=p.name,
+                role=p.role,
+                organisation=p.organisation,
+                job_title=p.job_title,
+                citation=p.citation,
+            )
+            for p in answer.people
+        ],
     )

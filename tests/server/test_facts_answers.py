@@ -191,3 +191,14 @@ def test_a_relative_date_in_a_quoted_answer_is_resolved() -> None:
     assert resolved.text.endswith("(martedì prossimo: 21 maggio 2024)")
     # Not a date question: unchanged.
     assert with_resolved_dates("Dove si terrà il tavolo tecnico?", answer) == answer
+
+
+def test_a_who_answer_lists_its_people(client: TestClient) -> None:
+    body = ask(client, "Chi ha parlato al panel su boschi e clima alla Fiera del Legno 2023?")
+    people = {p["name"]: p for p in body["people"]}
+    assert set(people) == {"Pietro Laghi", "Irene Zoffoli"}
+    laghi = people["Pietro Laghi"]
+    assert laghi["role"] == "speaker"
+    assert laghi["organisation"] == "Consorzio Forestale Romagnolo"
+    cited = next(c for c in body["citations"] if c["n"] == laghi["citation"])
+    assert "Pietro Laghi" in cited["quote"]

@@ -45,6 +45,26 @@ function chip(ex, citation) {
 }
 
 
+/** A who-answer's people: name, role, organisation, and the chip of the quote naming them. */
+function renderPeople(ex) {
+  const people = ex.answer && Array.isArray(ex.answer.people) ? ex.answer.people : [];
+  if (!people.length) return null;
+  const cites = citationMap(ex);
+  const list = el("ul", { className: "people-list", dataset: { testid: "people" } });
+  for (const p of people) {
+    const item = el("li", { className: "person", dataset: { testid: "person" } },
+      el("strong", { className: "person-name" }, str(p.name)),
+      " ",
+      el("span", { className: "person-role" }, t(`role.${str(p.role)}`)));
+    const where = [str(p.job_title), str(p.organisation)].filter(Boolean).join(", ");
+    if (where) item.append(" ", el("span", { className: "person-org" }, `(${where})`));
+    const citation = cites.get(p.citation);
+    if (citation) item.append(" ", chip(ex, citation));
+    list.append(item);
+  }
+  return list;
+}
+
 function renderSources(ex) {
   if (!ex.citations.length) return null;
   const list = el("ol", { className: "sources-list" });
@@ -190,7 +210,7 @@ export function renderAnswerContent(ex) {
   if (ex.status === "stopped") parts.push(el("p", { className: "answer-stopped" }, t("chat.stopped")));
   if (ex.status === "error") parts.push(errorBlock(ex));
   if (abstained) parts.push(renderSuggestions(ex));
-  if (!abstained) parts.push(renderSources(ex));
+  if (!abstained) parts.push(renderPeople(ex), renderSources(ex));
   if (ex.status === "done") parts.push(answererNote(ex), actions(ex));
   return parts.filter(Boolean);
 }
