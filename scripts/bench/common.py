@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import statistics
@@ -16,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from server.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SQUAD = Path(__file__).resolve().parents[3] / "shared/eval/squad_it_dev"

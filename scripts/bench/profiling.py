@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ from scripts.bench.common import Plan, cycled
 from server.answer import qa
 from server.settings import Settings
 from server.wiring import extractive_for, searcher_for
-
-logger = logging.getLogger(__name__)
 
 
 def bench_profile(

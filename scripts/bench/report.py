@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 from index.search import MODES
 from scripts.bench.common import BATCH, Plan
-
-logger = logging.getLogger(__name__)
 
 
 def goals(plan: Plan, figures: dict[str, Any]) -> list[dict[str, Any]]:
