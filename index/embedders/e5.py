@@ -131,7 +131,11 @@ class E5Embedder:
                 self._sessions[role] = ort.InferenceSession(
                     str(self._conversion.graph), options, providers=["CPUExecutionProvider"]
                 )
-                logger.info("loaded e5-int8 (onnxruntime) for %ss, %d threads", role, self.threads)
+                logger.info(
+                    "loaded e5-int8 (onnxruntime) for %s, %d threads",
+                    "questions" if role == "query" else "passages",
+                    self.threads,
+                )
             return self._sessions[role]
 
     def _embed(self, texts: Sequence[str], role: str) -> Vectors:

@@ -103,14 +103,31 @@ def quantise(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation of every matrix product of the graph."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        source,
-        target,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": 1},  # float: shape inference skips contrib ops
-    )
+    # The quantiser logs a line per tensor on the root logger; they say nothing to a user.
+    quiet = _DropRecordsFrom("onnxruntime")
+    logging.getLogger().addFilter(quiet)
+    try:
+        quantize_dynamic(
+            source,
+            target,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Attention"],
+            extra_options={"DefaultTensorType": 1},  # float: shape inference skips contrib ops
+        )
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
+class _DropRecordsFrom(logging.Filter):
+    """Drops the log records that code under one package's folder sends to this logger."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__()
+        self.folder = f"{os.sep}{package}{os.sep}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.folder not in record.pathname
 
 
 def write_fp32_graph(model: ModelFile, path: Path) -> None:
