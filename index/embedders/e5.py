@@ -23,13 +23,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Window:
+    """Up to 512 tokens of one text: what the model sees in one pass."""
+
     text: int  # index of the text it belongs to
     ids: list[int]  # <s> ... </s>
     weight: float  # content tokens: long texts average their windows by length
 
 
 class Tables:
-    """What both handles share: the tokenizer and the embedding tables."""
+    """What both sessions share: the tokenizer and the embedding tables (also used by the
+    benchmark's torch FP32 comparison, so that every runtime sees the same inputs)."""
 
     def __init__(self, source: Path, conversion: Converted) -> None:
         model = ModelFile(source)
