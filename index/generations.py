@@ -222,12 +222,11 @@ def embedder_change(root: Path, embedder: Embedder) -> str | None:
     if built is None or built == embedder.name:
         return None
     logger.warning(
-        "the index was built with embedder %r; rebuilding it with %r (vectors %r computed "
-        "before are reused, none of %r's)",
+        "the index was built with embedder %r; rebuilding it with %r (only vectors that "
+        "%r computed before are reused)",
         built,
         embedder.name,
         embedder.name,
-        built,
     )
     return str(built)
 
