@@ -20,7 +20,7 @@ import numpy as np
 
 from index import faiss_store
 from index.docstore import DocStore
-from index.embedder import Embedder
+from index.embedders import Embedder
 from index.errors import IndexBusy
 from index.lexical import TOKENIZER_VERSION, LexicalIndex
 from index.types import Vectors
@@ -57,6 +57,7 @@ class BuildReport:
     embedded: int  # vectors computed by the model; the rest came from the cache
     seconds: float
     sentences: int = 0  # distinct sentences with a vector of their own
+    replaced_embedder: str | None = None  # the other embedder the previous generation used
 
 
 @contextmanager
@@ -161,6 +162,7 @@ def build(
     started = time.perf_counter()
     with build_lock(root):
         revision = store.revision  # read first: a write during the build makes us stale
+        replaced = embedder_change(root, embedder)
         rows = store.chunk_rows()
         texts, split = texts_to_embed(rows, sentences)
         size = batch if batch is not None else int(getattr(embedder, "batch_size", 16))
@@ -205,7 +207,28 @@ def build(
         _prune(root, keep=name)
     seconds = time.perf_counter() - started
     logger.info("built %s: %d chunks, %d embedded, %.1f s", name, len(rows), embedded, seconds)
-    return BuildReport(name, len(rows), embedded, seconds, len(split))
+    return BuildReport(name, len(rows), embedded, seconds, len(split), replaced)
+
+
+def embedder_change(root: Path, embedder: Embedder) -> str | None:
+    """The embedder id of the current generation when it is not `embedder`'s, else None.
+
+    Vectors of two embedders are never mixed: a build always embeds with `embedder`, and
+    the vector cache is keyed by embedder id, so a rebuild after a change reuses only
+    vectors that `embedder` itself computed before (switching back costs no model time).
+    """
+    meta = generation_meta(root)
+    built = None if meta is None else meta.get("embedder")
+    if built is None or built == embedder.name:
+        return None
+    logger.warning(
+        "the index was built with embedder %r; rebuilding it with %r (only vectors that "
+        "%r computed before are reused)",
+        built,
+        embedder.name,
+        embedder.name,
+    )
+    return str(built)
 
 
 def texts_to_embed(

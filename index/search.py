@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index import faiss_store
-from index.embedder import Embedder
+from index.embedders import Embedder
 from index.errors import EmbedderMismatch, IndexNotBuilt
 from index.generations import POINTER, SENTENCE_KEYS, SENTENCE_VECTORS, current_name, text_key
 from index.lexical import TOKENIZER_VERSION, LexicalIndex

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from index.docstore import DocStore
-from index.embedder import Embedder, make_embedder
+from index.embedders import Embedder, make_embedder
 from index.errors import NotFound, SearchIndexError
 from index.search import Fusion, Searcher
 from server.answer.answerer import Answerer, ExtractiveAnswerer

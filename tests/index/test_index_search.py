@@ -223,7 +223,12 @@ def test_invalid_searches_are_rejected(searcher):
 def test_generation_meta_describes_the_index(corpus, searcher):
     meta = generation_meta(corpus[0])
     assert meta is not None
-    assert (meta["embedder"], meta["dim"], meta["chunks"], meta["faiss"]) == ("e5", 384, 5, "flat")
+    assert (meta["embedder"], meta["dim"], meta["chunks"], meta["faiss"]) == (
+        "e5-int8",
+        384,
+        5,
+        "flat",
+    )
     assert meta["revision"] == corpus[1].revision
     assert meta["name"] == current_name(corpus[0]) == searcher.generation().name
 

@@ -92,7 +92,7 @@ def test_healthz_reports_the_corpus_and_the_serving_generation(api: TestClient) 
         "documents": documents,
         "chunks": chunks,
         "generation": current_name(settings.index_dir),
-        "embedder": "e5",
+        "embedder": "e5-int8",
     }
     assert documents == 4
     assert chunks > 4
