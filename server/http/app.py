@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from server.http import routes_admin, routes_answer, routes_facts, routes_openai
 from server.http.deps import ServicesDep
 from server.http.metrics import CONTENT_TYPE
 from server.http.routes_answer import example_questions
-from server.settings import Settings
+from server.settings import Settings, settings_error
 from server.wiring import build_services
 
 logger = logging.getLogger(__name__)
@@ -310,5 +311,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` (one app per worker, settings from the environment)."""
-    return create_app(Settings())
+    """Factory for `uvicorn --factory` (one app per worker, settings from the environment).
+
+    Bad settings stop the server with one line rather than a traceback.
+    """
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        sys.stderr.write(f"error: invalid setting: {settings_error(exc)}\n")
+        raise SystemExit(2) from None
+    return create_app(settings)
