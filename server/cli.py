@@ -6,7 +6,7 @@ import json
 import logging
 import logging.handlers
 import os
-import sys
+import socket
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +25,7 @@ from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
 from server.cli_facts import listing_extras, render_facts
 from server.extraction import current_facts, facts_document
+from server.http.app import configure_logging
 from server.http.schemas import answer_out
 from server.pipeline import IngestReport, ingest_paths, update_index
 from server.settings import Settings, settings_error
@@ -451,19 +452,34 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the web chat, the API and its docs (/docs)."""
+    """Serve the web chat, the API and its docs (/docs).
+
+    Logs one line per request and per question at CLUSTERCHAT_LOG_LEVEL=INFO (the default).
+    """
     import uvicorn
 
     settings = settings_for(data_dir)
+    _check_port(host, port)
     # Workers are new processes: they read the settings from the environment.
     os.environ["CLUSTERCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"serving at http://{shown}:{port} (data {settings.data_dir.resolve()}, "
+        f"{workers} worker{'s' if workers > 1 else ''}, log level {settings.log_level})",
+        highlight=False,
+    )
     uvicorn.run(
         "server.http.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        # uvicorn's records go to the app's log handler; its start-up chatter only at DEBUG,
+        # since the line above and the app's request lines say the same.
+        log_config=None,
+        log_level={"DEBUG": "debug", "INFO": "warning"}.get(
+            settings.log_level, settings.log_level.lower()
+        ),
         access_log=False,
         # SIGTERM: requests still running after this many seconds are cancelled, so a
         # busy server stops promptly (docs/limits.md).
@@ -471,9 +487,18 @@ def serve(
     )
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail in one line when `host:port` cannot be listened on (busy port, unknown host)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 def main() -> None:
     """Entry point of the `clusterchat` script."""
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("WARNING", "%(levelname)s %(name)s: %(message)s")
     app()
