@@ -1,11 +1,14 @@
-"""Text and Markdown without a named title keep every paragraph in the searchable text."""
+"""Text, Markdown and PDF without a named title keep every paragraph in the searchable text."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 from pathlib import Path
 
 import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
 
 from ingest.chunk import chunk
 from ingest.parse import parse_file
@@ -113,3 +116,40 @@ def test_the_first_paragraph_is_stored_and_chunked(tmp_path, store, name):
     stored = "\n".join(row[0].text for row in store.chunk_rows())
     assert "finanziato con 1,4 milioni di euro" in stored
     assert SECOND in stored
+
+
+def write_pdf(path: Path, lines: list[str], title: str = "") -> Path:
+    """A one-page PDF with `lines` as its text layer and `title` as its metadata title."""
+    page = canvas.Canvas(str(path), pagesize=A4)
+    page.setTitle(title)
+    text = page.beginText(40, 800)
+    text.setFont("Helvetica", 9)
+    for line in lines:
+        text.textLine(line)
+    page.drawText(text)
+    page.showPage()
+    page.save()
+    return path
+
+
+def test_a_pdf_without_a_title_keeps_its_first_paragraph(tmp_path):
+    lines = [*textwrap.wrap(LONG_PARAGRAPH, 90), "", SECOND]
+    parsed = parse_file(write_pdf(tmp_path / "senza-titolo.pdf", lines))
+    [article] = parsed.articles
+    assert " ".join(article.text.split()).startswith(LONG_PARAGRAPH)
+    assert SECOND in " ".join(article.text.split())
+    assert LONG_PARAGRAPH.startswith(article.title.removesuffix("…"))
+
+
+def test_a_pdf_title_line_leaves_the_text_only_when_it_is_the_whole_line(tmp_path):
+    headline = "Un laboratorio sensoriale per il pomodoro"
+    titled = parse_file(write_pdf(tmp_path / "a.pdf", [headline, "", SECOND], title=headline))
+    assert titled.articles[0].title == headline
+    assert titled.articles[0].text == SECOND
+    prefix = parse_file(
+        write_pdf(tmp_path / "b.pdf", [SECOND, "", "Altro."], title="La direttrice")
+    )
+    assert prefix.articles[0].title == "La direttrice"
+    assert prefix.articles[0].text.startswith(SECOND)
+    alone = parse_file(write_pdf(tmp_path / "c.pdf", [headline], title=headline))
+    assert alone.articles[0].text == headline
