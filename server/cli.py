@@ -54,6 +54,8 @@ def settings_for(data_dir: Path | None) -> Settings:
         settings = Settings()
     except ValueError as exc:
         fail(f"invalid setting: {settings_error(exc)}")
+    if data_dir and data_dir.exists() and not data_dir.is_dir():
+        fail(f"--data-dir {data_dir}: not a folder")
     return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
 
 

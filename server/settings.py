@@ -63,6 +63,20 @@ class Settings(BaseSettings):
             raise ValueError("use 'e5' or 'st:<path-or-name>' (a sentence-transformers model)")
         return value
 
+    @field_validator("data_dir")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("not a folder")
+        return value
+
+    @field_validator("web_dir")
+    @classmethod
+    def _web_files(cls, value: Path) -> Path:
+        if not (value / "templates").is_dir() or not (value / "static").is_dir():
+            raise ValueError("needs the templates/ and static/ folders of web/")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

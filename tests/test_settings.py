@@ -83,6 +83,24 @@ def test_log_level_is_case_insensitive_and_secrets_are_never_echoed():
     assert "sekrit" not in message
 
 
+def test_folders_must_be_folders(tmp_path):
+    afile = tmp_path / "file.txt"
+    afile.write_text("x", encoding="utf-8")
+    assert "CLUSTERCHAT_DATA_DIR=" in rejected(data_dir=afile)
+    assert "not a folder" in rejected(data_dir=afile)
+    assert "CLUSTERCHAT_WEB_DIR=" in rejected(web_dir=tmp_path)
+    assert Settings(data_dir=tmp_path / "new").data_dir == tmp_path / "new"
+
+
+def test_a_data_dir_option_that_is_a_file_is_one_line(tmp_path):
+    afile = tmp_path / "file.txt"
+    afile.write_text("x", encoding="utf-8")
+    result = cli("documents", "--data-dir", afile, env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "not a folder" in result.stderr
+
+
 def test_the_server_factory_refuses_bad_settings_in_one_line(monkeypatch, capsys):
     monkeypatch.setenv("CLUSTERCHAT_CHUNK_OVERLAP", "1500")
     with pytest.raises(SystemExit) as stopped:
