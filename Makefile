@@ -5,8 +5,21 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export OMP_WAIT_POLICY ?= PASSIVE
+# The browser tests drive Debian's Chromium (tests/web/conftest.py).
+CHROMIUM ?= /usr/bin/chromium
+CAN_APT := $(and $(filter 0,$(shell id -u)),$(shell command -v apt-get))
 
-.PHONY: run install install-dev test check bench demo-pdfs clean
+# Without Chromium, `make test` installs it when it can (root with apt-get, as .ci/run), else
+# stops here, before installing or running anything, saying what to run.
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(CHROMIUM)),)
+ifeq ($(CAN_APT),)
+$(error make test needs Chromium at $(CHROMIUM) for the browser tests: run `sudo apt-get install -y chromium`, then `make test`)
+endif
+endif
+endif
+
+.PHONY: run install install-dev browser test check bench demo-pdfs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,7 +39,12 @@ run: install
 	$(BIN)/clusterchat ingest demo/corpus --prune
 	$(BIN)/clusterchat serve --host $(HOST) --port $(PORT)
 
-test: install-dev
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "Chromium is not at $(CHROMIUM) after apt-get" >&2; exit 2; }
+
+test: browser install-dev
 	$(BIN)/pytest
 
 check: install-dev

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfReadError
 
 from ingest.errors import EmptyArticle, EncryptedDocument, UnsupportedFormat
-from ingest.text import TextDoc, parse_date
+from ingest.text import TextDoc, derived_title, is_title_line, parse_date
 
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 # A line break inside a paragraph: the line does not end a sentence or the next is lowercase.
@@ -60,10 +60,14 @@ def parse_pdf(path: Path) -> tuple[TextDoc, tuple[int, ...]]:
     text, starts = _join_pages(pages)
     if not text:
         raise EmptyArticle(f"{path}: no text layer (empty or image-only PDF; run OCR first)")
-    first_line = text.split("\n", 1)[0].strip()
-    title = str(meta_title).strip() or first_line
-    if text.startswith(title):
-        cut = len(title)
+    first_line, _, rest = text.partition("\n")
+    title = str(meta_title).strip()
+    if not title:
+        separate = rest.strip() and is_title_line(first_line, rest)
+        title = first_line.strip() if separate else derived_title(text)
+    # Only a first line that is the title, whole, leaves the text, and never the only one.
+    if rest.strip() and first_line.strip() == title:
+        cut = len(first_line)
         while cut < len(text) and text[cut].isspace():
             cut += 1
         text = text[cut:]

@@ -21,6 +21,10 @@ _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|])")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# A first line up to this long can be a headline; a longer one is a paragraph.
+TITLE_MAX_CHARS = 160
+# A title made from the text's first words is cut near this length.
+DERIVED_TITLE_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +130,44 @@ def drop_leading_line(
     return text[cut:], shifted
 
 
+def is_title_line(line: str, after: str) -> bool:
+    """True when `line`, followed by `after`, reads as a headline of its own.
+
+    A headline is short and ends no sentence, and the next line does not continue it (a
+    hard-wrapped paragraph goes on in lower case).
+    """
+    line = line.strip()
+    if not line or len(line) > TITLE_MAX_CHARS or line.endswith((".", ",", ";", ":")):
+        return False
+    following = after.split("\n", 1)[0].strip()
+    return not (following and following[0].islower())
+
+
+def derived_title(text: str) -> str:
+    """A title for a text that has none: its first line, cut after a word when long."""
+    first = text.strip().split("\n", 1)[0].strip()
+    if len(first) <= TITLE_MAX_CHARS:
+        return first
+    cut = first.rfind(" ", 0, DERIVED_TITLE_CHARS)
+    return first[: cut if cut > 0 else DERIVED_TITLE_CHARS].rstrip(" ,;:") + "…"
+
+
+def _title_from_first_line(
+    text: str, sections: tuple[Section, ...]
+) -> tuple[str, str, tuple[Section, ...]]:
+    """Title, body and sections when nothing names the title: a separate headline line
+    leaves the body; anything else stays in it and the title is made from its first words.
+    """
+    first, _, rest = text.partition("\n")
+    if rest.strip() and is_title_line(first, rest):
+        body, shifted = drop_leading_line(text, sections, first)
+        return first.strip(), body, shifted
+    return derived_title(text), text, sections
+
+
 def parse_text(raw: str, path: Path, markdown: bool) -> TextDoc:
-    """Parse a .txt or .md body: front matter (title, date, url) if present, else
-    the first heading or first line as the title.
+    """Parse a .txt or .md body: front matter (title, date, url) if present, else the first
+    heading, else a short first line of its own as the title (else the first words).
     """
     fields, body = _front_matter(raw.replace("\r\n", "\n").replace("\r", "\n"))
     if markdown or any(_HEADING.match(line) for line in body.splitlines()[:1]):
@@ -137,11 +176,7 @@ def parse_text(raw: str, path: Path, markdown: bool) -> TextDoc:
         text, sections, h1 = body.strip("\n"), (), None
     title = fields.get("title") or h1
     if not title:
-        first, _, rest = text.strip().partition("\n")
-        title, text = first.strip(), rest.strip("\n")
-        sections = tuple(
-            Section(s.start - (len(first) + 1), s.title) for s in sections if s.start > len(first)
-        )
+        title, text, sections = _title_from_first_line(text, sections)
     elif h1 and title == h1:
         text, sections = drop_leading_line(text, sections, h1)
     if not text.strip():

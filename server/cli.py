@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import os
-import sys
+import socket
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from index.embedder import Embedder
 from index.errors import SearchIndexError
 from index.search import MODES
 from index.types import Filters, Hit
@@ -23,9 +25,10 @@ from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
 from server.cli_facts import listing_extras, render_facts
 from server.extraction import current_facts, facts_document
+from server.http.app import configure_logging
 from server.http.schemas import answer_out
 from server.pipeline import IngestReport, ingest_paths, update_index
-from server.settings import Settings
+from server.settings import Settings, settings_error
 from server.wiring import build_services, embedder_for, extractive_for, open_store, searcher_for
 
 app = typer.Typer(
@@ -50,7 +53,9 @@ def settings_for(data_dir: Path | None) -> Settings:
     try:
         settings = Settings()
     except ValueError as exc:
-        fail(f"invalid CLUSTERCHAT_ setting: {exc}")
+        fail(f"invalid setting: {settings_error(exc)}")
+    if data_dir and data_dir.exists() and not data_dir.is_dir():
+        fail(f"--data-dir {data_dir}: not a folder")
     return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
 
 
@@ -58,6 +63,28 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error and exit (2: bad usage or input, 1: partial failure)."""
     console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def loaded_embedder(settings: Settings, embedder: Embedder | None = None) -> Embedder:
+    """The configured embedder (or `embedder`) with its model loaded, so that a model that
+    cannot load stops the command in one line before anything is stored or deleted.
+    """
+    embedder = embedder or embedder_for(settings)
+    held = logging.handlers.BufferingHandler(capacity=10_000)
+    root = logging.getLogger()
+    handlers, root.handlers = root.handlers, [held]
+    try:
+        if embedder.dim <= 0:
+            raise ValueError(f"the model reports {embedder.dim} dimensions")
+    except Exception as exc:  # whatever a third-party model loader raises
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        fail(f"invalid setting: CLUSTERCHAT_EMBEDDER={settings.embedder!r}: {reason}")
+    finally:
+        root.handlers = handlers
+    # The loader's log lines are shown only when it worked: on failure the error says it all.
+    for record in held.buffer:
+        root.handle(record)
+    return embedder
 
 
 def _progress() -> Progress:
@@ -72,9 +99,8 @@ def _progress() -> Progress:
     )
 
 
-def _build(settings: Settings, force: bool) -> Any:
+def _build(settings: Settings, embedder: Embedder, force: bool) -> Any:
     store = open_store(settings)
-    embedder = embedder_for(settings)
     with _progress() as bar:
         task = bar.add_task("indexing", total=None)
         report = update_index(
@@ -129,6 +155,7 @@ def ingest(
     2 for bad usage (such as a path that does not exist).
     """
     settings = settings_for(data_dir)
+    embedder = None if no_index else loaded_embedder(settings)
     store = open_store(settings)
     try:
         with _progress() as bar:
@@ -145,9 +172,9 @@ def ingest(
         fail(str(exc))
     finally:
         store.close()
-    if not no_index:
+    if embedder is not None:
         try:
-            report.index = _build(settings, force=False)
+            report.index = _build(settings, embedder, force=False)
         except SearchIndexError as exc:
             fail(str(exc), 1)
     _summary(report)
@@ -158,8 +185,9 @@ def ingest(
 def reindex(data_dir: DataDir = None) -> None:
     """Rebuild the index from the stored chunks (cached vectors are reused)."""
     settings = settings_for(data_dir)
+    embedder = loaded_embedder(settings)
     try:
-        report = _build(settings, force=True)
+        report = _build(settings, embedder, force=True)
     except SearchIndexError as exc:
         fail(str(exc), 1)
     console.print(
@@ -207,6 +235,7 @@ def delete(
 ) -> None:
     """Delete one article and update the index."""
     settings = settings_for(data_dir)
+    embedder = loaded_embedder(settings)
     store = open_store(settings)
     try:
         store.delete(article_id)
@@ -214,7 +243,10 @@ def delete(
         fail(str(exc))
     finally:
         store.close()
-    _build(settings, force=False)
+    try:
+        _build(settings, embedder, force=False)
+    except SearchIndexError as exc:
+        fail(str(exc), 1)
     console.print(f"deleted {article_id}", highlight=False)
 
 
@@ -282,7 +314,7 @@ def search(
     settings = settings_for(data_dir)
     try:
         filters = Filters(_date_option(since, "--since"), _date_option(until, "--until"), source)
-        searcher = searcher_for(settings, embedder_for(settings))
+        searcher = searcher_for(settings, loaded_embedder(settings))
         hits = searcher.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
     except (ValueError, SearchIndexError) as exc:
         fail(str(exc))
@@ -323,7 +355,7 @@ def eval_command(
     settings = settings_for(data_dir)
     try:
         items = load_questions(questions)[:limit]
-        searcher = searcher_for(settings, embedder_for(settings))
+        searcher = searcher_for(settings, loaded_embedder(settings))
         results = [evaluate(searcher, items, m, depth=k) for m in modes]  # type: ignore[arg-type]
         scored = (
             evaluate_answers(
@@ -385,6 +417,7 @@ def ask(
         fail("the question is empty")
     services = build_services(settings)
     try:
+        loaded_embedder(settings, services.embedder)
         asked = qa.ask(
             services.searcher,
             services.answerer,
@@ -421,19 +454,34 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the web chat, the API and its docs (/docs)."""
+    """Serve the web chat, the API and its docs (/docs).
+
+    Logs one line per request and per question at CLUSTERCHAT_LOG_LEVEL=INFO (the default).
+    """
     import uvicorn
 
     settings = settings_for(data_dir)
+    _check_port(host, port)
     # Workers are new processes: they read the settings from the environment.
     os.environ["CLUSTERCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"serving at http://{shown}:{port} (data {settings.data_dir.resolve()}, "
+        f"{workers} worker{'s' if workers > 1 else ''}, log level {settings.log_level})",
+        highlight=False,
+    )
     uvicorn.run(
         "server.http.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        # uvicorn's records go to the app's log handler; its start-up chatter only at DEBUG,
+        # since the line above and the app's request lines say the same.
+        log_config=None,
+        log_level={"DEBUG": "debug", "INFO": "warning"}.get(
+            settings.log_level, settings.log_level.lower()
+        ),
         access_log=False,
         # SIGTERM: requests still running after this many seconds are cancelled, so a
         # busy server stops promptly (docs/limits.md).
@@ -441,9 +489,18 @@ def serve(
     )
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail in one line when `host:port` cannot be listened on (busy port, unknown host)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 def main() -> None:
     """Entry point of the `clusterchat` script."""
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("WARNING", "%(levelname)s %(name)s: %(message)s")
     app()

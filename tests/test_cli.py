@@ -355,6 +355,37 @@ def test_eval_rejects_a_bad_question_file(ingested, tmp_path):
     assert "no such file" in one_line(missing.stderr)
 
 
+def test_eval_rejects_an_unknown_field_with_its_line_and_exit_2(ingested, tmp_path):
+    questions = tmp_path / "refuso.jsonl"
+    questions.write_text(
+        '{"id": "q1", "question": "Chi è il direttore?", "source": "articolo.html"}\n'
+        '{"id": "q2", "question": "Quante imprese?", "article_id": "abc"}\n',
+        encoding="utf-8",
+    )
+    result = run("eval", questions, data_dir=ingested[0])
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"{questions}:2" in squeezed(result.stderr)
+    assert "unknown field 'article_id'" in one_line(result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_p95_is_never_below_p50(ingested, tmp_path):
+    questions = tmp_path / "due.jsonl"
+    records = [
+        {"question": "Chi è il direttore del Centro Ricerche Estensi?", "source": "articolo.html",
+         "answers": ["Giulio Neri"]},
+        {"question": "Quante imprese hanno partecipato all'incontro di Piacenza?",
+         "source": "nota.txt", "answers": ["18 imprese"]},
+    ]  # fmt: skip
+    questions.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    result = run("eval", questions, "--json", "--answers", data_dir=ingested[0])
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    for scores in [*payload["retrieval"], payload["answers"]]:
+        assert scores["p95_ms"] >= scores["p50_ms"] > 0, scores
+
+
 def test_ask_prints_the_answer_with_numbered_sources(ingested):
     result = run("ask", "Quante imprese hanno partecipato all'incontro?", data_dir=ingested[0])
     assert result.returncode == 0, result.stderr

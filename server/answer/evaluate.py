@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -39,38 +38,90 @@ class Question:
         return Path(hit.source).name in names
 
 
+# The fields of the question files in use: demo/questions.jsonl, demo/followups.jsonl,
+# the SQuAD-it set (doc_id, title) and demo/events (answers_all). `kind`, `title`,
+# `answers_all` and `history` are read by other tools and accepted here.
+FIELDS = frozenset(
+    {"id", "question", "lang", "answerable", "source", "kind", "answers", "answers_all",
+     "doc_id", "title", "history"}
+)  # fmt: skip
+
+
+def _strings(record: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = record.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"`{key}` must be a list of strings")
+    return tuple(value)
+
+
 def _source(value: object) -> str | tuple[str, ...] | None:
-    if isinstance(value, list):
-        return tuple(str(v) for v in value)
-    return None if value is None else str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError("`source` must be a file name, a list of file names or null")
+
+
+def _question(record: object, number: int) -> Question:
+    if not isinstance(record, dict):
+        raise ValueError("a line must be a JSON object")
+    unknown = sorted(set(record) - FIELDS)
+    if unknown:
+        raise ValueError(
+            f"unknown field {', '.join(map(repr, unknown))}; known: {', '.join(sorted(FIELDS))}"
+        )
+    question, doc_id, answerable = (record.get(k) for k in ("question", "doc_id", "answerable"))
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("`question` must be a non-empty string")
+    if doc_id is not None and not isinstance(doc_id, str):
+        raise ValueError("`doc_id` must be a string")
+    if not isinstance(answerable, bool | None):
+        raise ValueError("`answerable` must be true or false")
+    return Question(
+        id=str(record.get("id", number)),
+        question=question,
+        doc_id=doc_id,
+        source=_source(record.get("source")),
+        answers=_strings(record, "answers"),
+        answerable=answerable is not False,
+        lang=str(record.get("lang") or "it"),
+    )
 
 
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question file in either format.
 
     Raises:
-        ValueError: a line is not valid JSON or lacks `question`; the message names the line.
+        ValueError: a line is not valid JSON, lacks `question`, has a field of the wrong
+            type or a field no question file uses (a typo such as `article_id` would
+            silently score 0); the message names the line.
     """
     questions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            record: dict[str, Any] = json.loads(line)
-            questions.append(
-                Question(
-                    id=str(record.get("id", number)),
-                    question=str(record["question"]),
-                    doc_id=record.get("doc_id"),
-                    source=_source(record.get("source")),
-                    answers=tuple(record.get("answers") or ()),
-                    answerable=bool(record.get("answerable", True)),
-                    lang=str(record.get("lang", "it")),
-                )
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            questions.append(_question(json.loads(line), number))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
             raise ValueError(f"{path}:{number}: not a question record ({exc})") from exc
     return questions
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The `q`-th percentile (0-100) by linear interpolation between the closest ranks.
+
+    Raises:
+        ValueError: `values` is empty or `q` is outside [0, 100].
+    """
+    if not values or not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} of {len(values)} values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +172,6 @@ def evaluate(
     def recall(k: int) -> float:
         return sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
 
-    times.sort()
     return RetrievalScores(
         mode=mode,
         questions=len(asked),
@@ -129,8 +179,8 @@ def evaluate(
         recall_at_5=recall(5),
         recall_at_20=recall(depth),
         mrr=sum(1 / r for r in ranks if r is not None and r <= depth) / len(ranks),
-        p50_ms=statistics.median(times),
-        p95_ms=times[int(0.95 * (len(times) - 1))],
+        p50_ms=percentile(times, 50),
+        p95_ms=percentile(times, 95),
     )
 
 
@@ -185,7 +235,6 @@ def evaluate_answers(
         both += has and cited
     answerable = sum(q.answerable for q in questions)
     unanswerable = len(questions) - answerable
-    times.sort()
     return AnswerScores(
         questions=len(questions),
         answerable=answerable,
@@ -194,8 +243,8 @@ def evaluate_answers(
         cites_gold=cites / max(answerable, 1),
         abstained_answerable=abstained_ok / max(answerable, 1),
         abstained_unanswerable=abstained_bad / unanswerable if unanswerable else None,
-        p50_ms=statistics.median(times),
-        p95_ms=times[int(0.95 * (len(times) - 1))],
+        p50_ms=percentile(times, 50),
+        p95_ms=percentile(times, 95),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,10 +27,38 @@ from server.http import routes_admin, routes_answer, routes_facts, routes_openai
 from server.http.deps import ServicesDep
 from server.http.metrics import CONTENT_TYPE
 from server.http.routes_answer import example_questions
-from server.settings import Settings
+from server.settings import Settings, settings_error
 from server.wiring import build_services
 
 logger = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time (test runners replace it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never break a request
+            self.handleError(record)
+
+
+def configure_logging(level: str, fmt: str = LOG_FORMAT) -> None:
+    """Send log records at `level` and above to stderr, one line each, in `fmt`.
+
+    Called again, it changes the level and format of the same handler: `logging.basicConfig`
+    did nothing once the CLI had configured its warnings, so the server's level was ignored.
+    """
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        root.addHandler(handler)
+    handler.setFormatter(logging.Formatter(fmt))
+    root.setLevel(level.upper())
+
 
 UNPARSABLE_BODY = "There was an error parsing the body"
 DOMAIN_ERRORS: list[tuple[type[Exception], int]] = [
@@ -249,8 +278,14 @@ def _install_docs(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: API, OpenAPI docs at /docs, web pages, /metrics."""
     settings = settings or Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(settings.log_level)
+    logger.debug(
+        "settings: data_dir=%s embedder=%s search_mode=%s top_k=%d llm=%s",
+        settings.data_dir,
+        settings.embedder,
+        settings.search_mode,
+        settings.top_k,
+        "yes" if settings.llm_base_url else "no",
     )
     services = build_services(settings)
 
@@ -310,5 +345,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` (one app per worker, settings from the environment)."""
-    return create_app(Settings())
+    """Factory for `uvicorn --factory` (one app per worker, settings from the environment).
+
+    Bad settings stop the server with one line rather than a traceback.
+    """
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        sys.stderr.write(f"error: invalid setting: {settings_error(exc)}\n")
+        raise SystemExit(2) from None
+    return create_app(settings)
