@@ -143,6 +143,13 @@ def is_title_line(line: str, after: str) -> bool:
     return not (following and following[0].islower())
 
 
+def is_kicker(line: str) -> bool:
+    """A category line above a headline: a few words, all in capitals ("EVENTI E CONVEGNI")."""
+    line = line.strip()
+    letters = [c for c in line if c.isalpha()]
+    return 0 < len(line.split()) <= 5 and bool(letters) and line == line.upper()
+
+
 def derived_title(text: str) -> str:
     """A title for a text that has none: its first line, cut after a word when long."""
     first = text.strip().split("\n", 1)[0].strip()
@@ -159,6 +166,18 @@ def _title_from_first_line(
     leaves the body; anything else stays in it and the title is made from its first words.
     """
     first, _, rest = text.partition("\n")
+    headline, _, after = rest.lstrip("\n").partition("\n")
+    if is_kicker(first) and after.strip() and is_title_line(headline, after):
+        # "ATTIVITÀ INTERNAZIONALI" above the headline: the headline is the title, the
+        # kicker stays as the text's first line (the facts name it the article's section).
+        start = text.index(headline, len(first))
+        cut = start + len(headline)
+        while cut < len(text) and text[cut] == "\n":
+            cut += 1
+        body = f"{first}\n\n{text[cut:]}"
+        shift = cut - len(first) - 2
+        shifted = tuple(Section(s.start - shift, s.title) for s in sections if s.start >= cut)
+        return headline.strip(), body, shifted
     if rest.strip() and is_title_line(first, rest):
         body, shifted = drop_leading_line(text, sections, first)
         return first.strip(), body, shifted

@@ -99,9 +99,17 @@ def _weekday_dates(names: str, direction: str, published: date) -> tuple[date, .
 
 
 def find_dates(
-    text: str, published: date | None, start: int = 0, end: int | None = None
+    text: str,
+    published: date | None,
+    start: int = 0,
+    end: int | None = None,
+    year_hint: int | None = None,
 ) -> list[DateMention]:
-    """Every date expression in `text[start:end]`, resolved where it can be."""
+    """Every date expression in `text[start:end]`, resolved where it can be.
+
+    Without a publication date, `year_hint` (a year the headline names) completes year-less
+    days ("7 e 8 marzo"); relative ones ("ieri") stay unresolved.
+    """
     end = len(text) if end is None else end
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
@@ -118,6 +126,8 @@ def find_dates(
         for day in _days(match.group(1), match.group(2) or ""):
             if match.group(4):
                 value = _safe(int(match.group(4)), month, day)
+            elif published is None and year_hint is not None:
+                value = _safe(year_hint, month, day)
             else:
                 value = _nearest_year(month, day, published)
             if value is not None:

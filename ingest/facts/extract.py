@@ -20,7 +20,7 @@ from ingest.sentences import sentence_spans
 from ingest.types import Article
 
 # Bumped whenever extraction changes, so `clusterchat reindex` recomputes stored facts.
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 
 # Kinds whose people, named without a cue, are the session's speakers.
 _TALK_KINDS = {"panel", "tavola_rotonda", "workshop", "plenaria"}
@@ -67,6 +67,16 @@ class _Draft:
     roles: list[tuple[str, int | None, int, int, bool]] = field(default_factory=list)
 
 
+_DETERMINERS = frozenset("il lo la i gli le un una uno l".split())  # noqa: SIM905
+# Job nouns that may be capitalised after a name ("Thierry Breton, Commissario europeo …").
+_JOB_NOUNS = frozenset(
+    """
+    commissario commissaria presidente vicepresidente direttore direttrice ministro ministra
+    assessore assessora sindaco sindaca segretario segretaria manager ceo amministratore
+    amministratrice responsabile coordinatore coordinatrice rettore rettrice consigliere
+    consigliera fondatore fondatrice professore professoressa docente ricercatore ricercatrice
+    """.split()  # noqa: SIM905
+)
 _APPOSITIVE = re.compile(r"\s*(?:\(([^)]{2,80})\)|,\s+([^,;.()«»|]{3,120}))")
 _OF = re.compile(r"\s(?:di|del|della|dello|dell['’]|dei|degli|delle|at|of)\s*(?=[A-ZÀ-Þ])")
 
@@ -80,7 +90,10 @@ def _appositive(text: str, mention: NameMention, end: int) -> tuple[str | None, 
         return re.sub(r"\s+", " ", match.group(1)).strip(), None
     phrase = re.sub(r"\s+", " ", match.group(2)).strip()
     phrase = re.split(r"\s+(?:e|che|ha|hanno|è|sono|con|per)\s+", phrase)[0]
-    if not phrase or not phrase[0].islower() or len(phrase.split()) > 14:
+    words = phrase.split()
+    if not words or len(words) > 14 or fold(words[0]) in _DETERMINERS:
+        return None, None  # "Elisabetta Bracci, i cluster sono emersi…" is no job title
+    if not phrase[0].islower() and fold(words[0]) not in _JOB_NOUNS:
         return None, None
     of = _OF.search(phrase)
     if of is None:
@@ -316,15 +329,37 @@ def _event_mentions(article: Article, all_units: list[Unit]) -> list[list[tuple[
     return groups
 
 
+def _event_in_title(
+    article: Article, all_units: list[Unit], hint: int | None
+) -> list[list[tuple[str, Unit]]]:
+    """The headline's event ("… per la European Cluster Conference 2024"), quoted from the
+    first sentence that dates it, when the text itself never names the event."""
+    match = _EVENT.search(article.title)
+    if match is None:
+        return []
+    name = re.sub(r"^(?:Il|La|Lo|L['’]|Al|Alla|Nel|Nella|Del|Della)\s+", "", match.group(1).strip())
+    for unit in all_units[:12]:
+        if any(
+            m.dates for m in find_dates(article.text, article.published, unit.start, unit.end, hint)
+        ):
+            return [[(name, unit)]]
+    return []
+
+
 def _events(article: Article, all_units: list[Unit]) -> tuple[Event, ...]:
     text = article.text
+    years = re.findall(r"\b(20\d\d)\b", article.title)
+    hint = int(years[0]) if len(set(years)) == 1 else None  # "… Conference 2024"
     events: list[Event] = []
-    for group in _event_mentions(article, all_units)[:3]:
+    groups = _event_mentions(article, all_units)[:3]
+    if not groups:
+        groups = _event_in_title(article, all_units, hint)
+    for group in groups:
         name = min((re.sub(r"\s+\d{4}$", "", n) for n, _ in group), key=len)
         dated = [
             (unit, found)
             for _, unit in group
-            if (found := find_dates(text, article.published, unit.start, unit.end))
+            if (found := find_dates(text, article.published, unit.start, unit.end, hint))
         ]
         unit, dates = dated[0] if dated else (group[0][1], [])
         units_text = [text[u.start : u.end] for _, u in group]
@@ -360,6 +395,8 @@ def kicker(article: Article) -> str | None:
         or fold(line) == fold(article.title)
     ):
         return None
+    if line.isupper():
+        return line
     following = article.text[first.end() : first.end() + 400].lstrip()
     return line if fold(following).startswith(fold(article.title)[:30]) else None
 

@@ -71,11 +71,29 @@ def fold(value: str) -> str:
 
 
 @functools.cache
-def first_names() -> frozenset[str]:
-    """Folded first names from gender-guesser's dictionary."""
+def _gazetteer() -> tuple[frozenset[str], frozenset[str]]:
+    """Folded first names from gender-guesser's dictionary: all, and those used in Italy."""
     from gender_guesser.detector import Detector  # 0.2 s to load: only when first needed
 
-    return frozenset(fold(name) for name in Detector(case_sensitive=False).names)
+    detector = Detector(case_sensitive=False)
+    italy = detector.COUNTRIES.index("italy")
+    everywhere = frozenset(fold(name) for name in detector.names)
+    italian = frozenset(
+        fold(name)
+        for name, by_gender in detector.names.items()
+        if any(len(counts) > italy and counts[italy] != " " for counts in by_gender.values())
+    )
+    return everywhere, italian
+
+
+def first_names() -> frozenset[str]:
+    """Folded first names of every country gender-guesser knows."""
+    return _gazetteer()[0]
+
+
+def italian_first_names() -> frozenset[str]:
+    """Folded first names gender-guesser records as used in Italy."""
+    return _gazetteer()[1]
 
 
 def _starts_sentence(before: str) -> bool:
@@ -107,7 +125,12 @@ def find_names(text: str, start: int = 0, end: int | None = None) -> list[NameMe
             continue
         before = text[max(0, match.start() - 30) : match.start()]
         if _BEFORE_NOT_NAME.search(before) and not _starts_sentence(before):
-            continue
+            # After an organisation's name ("Clust-ER Innovate Elisabetta Bracci") only a
+            # first name in use in Italy starts a person: "Polo Energia", "Val Nure" do not.
+            capitalised_before = re.search(r"[A-ZÀ-Þ][\w-]+\s+$", before) is not None
+            first_word = fold(re.split(r"[\s.]+", match.group(1))[0])
+            if not (capitalised_before and first_word in italian_first_names()):
+                continue
         words = re.split(r"\s+", match.group(1))
         first = fold(words[0])
         if first not in known or first in _NOT_FIRST:

@@ -136,3 +136,23 @@ def test_dev_events_set_triples(part: str) -> None:
     result = evaluate(ROOT / "demo" / "events" / part, show_errors=False)
     assert result["triples"]["precision"] >= 0.9
     assert result["triples"]["recall"] >= 0.9
+
+
+def test_the_shared_seed_article() -> None:
+    # A real article: kicker line, headline naming the event, a panelist after an
+    # organisation's name, and no publication date (the headline's year dates the event).
+    from ingest.parse import parse_file
+
+    path = ROOT.parent / "shared" / "corpus" / "000_259687c6c1a3b542.txt"
+    if not path.exists():
+        pytest.skip("../shared/corpus is not beside this checkout")
+    article = parse_file(path).articles[0]
+    assert article.title == "Il Clust-ER vola a Bruxelles per la European Cluster Conference 2024"
+    facts = extract_facts(article)
+    assert facts.section == "ATTIVITÀ INTERNAZIONALI"
+    (event,) = facts.events
+    assert event.name == "European Cluster Conference"
+    assert event.dates == (date(2024, 3, 7), date(2024, 3, 8))
+    roles = _roles(facts)
+    assert ("Elisabetta Bracci", "speaker", "Creare valore condiviso attraverso i cluster") in roles
+    assert ("Thierry Breton", "opening", None) in roles
