@@ -117,6 +117,7 @@ def test_facts_survive_their_json_shape(facts: Facts) -> None:
         ("dal 5 al 7 giugno 2024", None, ["2024-06-05", "2024-06-06", "2024-06-07"]),
         ("7 e 8 marzo", date(2024, 3, 15), ["2024-03-07", "2024-03-08"]),
         ("il 3 gennaio", date(2023, 12, 20), ["2024-01-03"]),
+        ("martedì della prossima settimana", date(2025, 3, 17), ["2025-03-25"]),
     ],
 )
 def test_dates_resolve_from_the_publication_date(
