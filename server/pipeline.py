@@ -81,13 +81,15 @@ def ingest_file(
     pairs = [(a, chunk(a, chunk_chars, chunk_overlap)) for a in parsed.articles]
     for error in parsed.line_errors:
         report.failed.append((f"{path}:{error.line}", error.reason))
-    # A file with bad lines is parsed again next time, so its errors are reported again.
+    # A file with bad lines is parsed again next time, so its errors are reported again;
+    # until a bad line parses, the article it held keeps its stored version.
     outcome = store.put_file(
         key,
         "partial" if parsed.line_errors else stamp,
         pairs,
         chunking_key(chunk_chars, chunk_overlap),
         facts={a.id: f for a in parsed.articles if (f := facts_of(a)) is not None},
+        keep_missing=bool(parsed.line_errors),
     )
     for article_id, what in outcome.items():
         report.count(what)
