@@ -1,7 +1,8 @@
-"""Admin writes lose nothing: concurrent uploads, writes during a job, deletes undone, batches."""
+"""Writes lose nothing: concurrent uploads, writes during a job, deletes undone, batches."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -286,3 +287,35 @@ def test_a_broken_upload_over_a_stored_file_leaves_the_file_and_its_article(
         assert "serre.txt" in detail
         assert (settings.uploads_dir / "serre.txt").read_bytes() == NEW_ARTICLE
         assert client.get("/api/documents", headers=admin).json() == before
+
+
+def clusterchat(*args: str | Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The real `clusterchat` command, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTERCHAT_")}
+    env["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-c", "from server.cli import main; main()", *map(str, args)]
+    return subprocess.run(
+        [*command, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_cli_delete_then_ingest_of_the_same_file_adds_the_article_back(tmp_path: Path) -> None:
+    folder, data = tmp_path / "articoli", tmp_path / "data"
+    folder.mkdir()
+    (folder / "serre.txt").write_bytes(NEW_ARTICLE)
+    assert clusterchat("ingest", folder, data_dir=data).returncode == 0
+    listed = clusterchat("documents", "--json", data_dir=data)
+    (article,) = [d["id"] for d in json.loads(listed.stdout)]
+    deleted = clusterchat("delete", article, data_dir=data)
+    assert deleted.returncode == 0, deleted.stderr
+    again = clusterchat("ingest", folder, data_dir=data)
+    assert again.returncode == 0, again.stderr
+    assert "added 1, updated 0, unchanged 0" in " ".join(again.stderr.split())
+    search = clusterchat("search", "serre idroponiche Ferrara", "--json", data_dir=data)
+    assert article in {h["article_id"] for h in json.loads(search.stdout)["hits"]}
