@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi.responses import JSONResponse
 
 from index.errors import IndexBusy
 from ingest.errors import UnsupportedFormat
@@ -186,15 +187,16 @@ def _store_upload(name: str, data: bytes, services: Services, report: IngestRepo
         _restore(target, previous)
 
 
-@router.post("/api/documents", responses=ERRORS)
+@router.post("/api/documents", response_model=None, responses=ERRORS)
 def upload_documents(
     files: Annotated[list[UploadFile], File(description="Articles: .html .pdf .txt .md .jsonl")],
     services: ServicesDep,
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Store uploaded articles (checked by content, size-limited), then update the index.
 
     A refused or unparsable file is listed under `failed` with its reason and the others
-    are stored; only when nothing is stored is the reply an error (413, 415 or 422).
+    are stored; only when nothing is stored is the reply an error (413, 415 or 422), whose
+    body lists the files under `failed` too.
     """
     settings = services.settings
     accepted: list[tuple[str, bytes]] = []
@@ -206,7 +208,8 @@ def upload_documents(
             rejected.append(exc)
     if rejected and not accepted:
         statuses = {r.status for r in rejected}
-        raise HTTPException(statuses.pop() if len(statuses) == 1 else 422, _joined(rejected))
+        status = statuses.pop() if len(statuses) == 1 else 422
+        return _nothing_stored(status, [(r.name, r.reason) for r in rejected])
     report = IngestReport()
     with _uploads_locked(settings.uploads_dir):
         for name, data in accepted:
@@ -214,7 +217,7 @@ def upload_documents(
     failed = [(r.name, r.reason) for r in rejected]
     failed += [(Path(f).name, r) for f, r in report.failed]
     if failed and not (report.added or report.updated or report.unchanged):
-        raise HTTPException(422, "; ".join(f"{name}: {reason}" for name, reason in failed))
+        return _nothing_stored(422, failed)
     index = _update_index(services) if report.changed else {"job_id": None, "queued": False}
     return {
         "added": report.added,
@@ -225,8 +228,10 @@ def upload_documents(
     }
 
 
-def _joined(rejected: list[_Rejected]) -> str:
-    return "; ".join(str(r) for r in rejected)
+def _nothing_stored(status: int, failed: list[tuple[str, str]]) -> JSONResponse:
+    detail = "; ".join(f"{name}: {reason}" for name, reason in failed)
+    listed = [{"file": name, "reason": reason} for name, reason in failed]
+    return JSONResponse({"detail": detail, "failed": listed}, status_code=status)
 
 
 @router.post("/api/reindex", responses=ERRORS)

@@ -266,9 +266,13 @@ def test_a_batch_stores_its_valid_files_and_lists_each_rejected_one(
         # When nothing in the batch can be stored, the reply is an error naming each file.
         only_bad = client.post("/api/documents", headers=admin, files=[("files", EXE)] * 2)
         assert "programma.exe" in assert_json_error(only_bad, 415)
+        assert [f["file"] for f in only_bad.json()["failed"]] == ["programma.exe"] * 2
         mixed = [("files", EXE), ("files", BIG), ("files", EMPTY)]
-        detail = assert_json_error(client.post("/api/documents", headers=admin, files=mixed), 422)
+        response = client.post("/api/documents", headers=admin, files=mixed)
+        detail = assert_json_error(response, 422)
         assert all(name in detail for name in ("programma.exe", "grande.txt"))
+        listed = [f["file"] for f in response.json()["failed"]]
+        assert listed == ["programma.exe", "grande.txt", "vuoto.txt"]
         assert sorted(p.name for p in settings.uploads_dir.glob("*")) == ["serre.txt"]
 
 
