@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from index.docstore import DocStore
 from index.generations import build_lock
 from server.http.app import create_app
+from server.pipeline import ingest_paths
 from server.settings import Settings
 from tests.server.test_api import article_ids, assert_json_error
 
@@ -207,6 +208,60 @@ def test_writes_during_a_job_queue_a_follow_up_and_the_index_ends_matching_the_s
         assert target not in {c["article_id"] for c in answer["citations"]}
         answer = client.post("/api/ask", json=NEW_QUESTION).json()
         assert "47" in answer["answer"]
+
+
+def add_uncached_articles(settings: Settings, folder: Path, count: int) -> None:
+    """Store long new articles without indexing them, so the next build embeds for a while."""
+    folder.mkdir()
+    months = ["marzo", "aprile", "maggio", "giugno"] * 4
+    for i in range(count):
+        body = "".join(
+            f"Il laboratorio numero {i} ha accolto {100 + j} visitatori nella giornata di {m}. "
+            for j, m in enumerate(months)
+        )
+        (folder / f"extra-{i}.txt").write_text(
+            f"---\ntitle: Giornata aperta del laboratorio {i}\ndate: 2024-09-10\n---\n\n{body}\n",
+            encoding="utf-8",
+        )
+    store = DocStore(settings.db_path)
+    try:
+        report = ingest_paths([folder], store, chunk_chars=1200, chunk_overlap=200)
+        assert (report.added, report.failed) == (count, [])
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_a_delete_after_the_build_read_the_store_is_indexed_by_the_follow_up(
+    tmp_path: Path,
+    copy_built: Callable[[Path], Path],
+    make_settings: Callable[..., Settings],
+    admin: dict[str, str],
+) -> None:
+    settings = make_settings(copy_built(tmp_path / "data"))
+    add_uncached_articles(settings, tmp_path / "extra", 6)
+    with TestClient(create_app(settings)) as client:
+        target = article_ids(client, admin)["forum-digitale-2024-resoconto.html"]
+        running = client.post("/api/reindex", headers=admin).json()["job_id"]
+        deadline = time.monotonic() + 60
+        while True:  # progress is reported once the build has read the store
+            job = client.get(f"/api/jobs/{running}", headers=admin).json()
+            if job["total"] > 0:
+                break
+            assert job["state"] in ("queued", "running"), job
+            assert time.monotonic() < deadline, job
+            time.sleep(0.02)
+        deleted = client.delete(f"/api/documents/{target}", headers=admin).json()
+        assert deleted["queued"] is True, "the build ended before the delete: make it longer"
+        wait_jobs(client, {running, deleted["job_id"]}, admin)
+        first = client.get(f"/api/jobs/{running}", headers=admin).json()
+        last = client.get(f"/api/jobs/{deleted['job_id']}", headers=admin).json()
+        assert last["counts"]["generation"] not in (None, first["counts"]["generation"])
+        health = client.get("/healthz").json()
+        assert health["generation"] == last["counts"]["generation"]
+        assert (health["documents"], health["chunks"]) == stored(settings)
+        answer = client.post("/api/ask", json=PANEL_QUESTION).json()
+        assert target not in {c["article_id"] for c in answer["citations"]}
 
 
 def test_a_deleted_upload_is_added_back_by_uploading_it_again(
