@@ -8,7 +8,6 @@ import os
 import re
 import sqlite3
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from ingest.errors import UnsupportedFormat
 from ingest.parse import sniff_kind
 from server.http.deps import Admin, ServicesDep
 from server.http.schemas import DocumentOut, JobOut, error_responses
-from server.pipeline import IngestReport, ingest_file, update_index
+from server.pipeline import BUILD_LOCK_WAIT_S, IngestReport, ingest_file, update_index
 from server.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -37,31 +36,22 @@ ERRORS = error_responses(
     (415, "unsupported file type"),
 )
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
-# How long an index job waits for a build another process holds before it fails.
-BUILD_LOCK_WAIT_S = 600.0
 
 
 def _index_job(services: Services, force: bool) -> Any:
     def run(progress: Any) -> dict[str, Any]:
         # Another process (the CLI, another worker) may hold the build lock: wait for it
         # rather than fail, or the writes this job is for would stay unindexed.
-        deadline = time.monotonic() + BUILD_LOCK_WAIT_S
-        while True:
-            try:
-                report = update_index(
-                    services.store,
-                    services.embedder,
-                    services.settings.index_dir,
-                    faiss_kind=services.settings.faiss_index,
-                    force=force,
-                    progress=progress,
-                    sentence_vectors=services.settings.sentence_vectors,
-                )
-                break
-            except IndexBusy:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        report = update_index(
+            services.store,
+            services.embedder,
+            services.settings.index_dir,
+            faiss_kind=services.settings.faiss_index,
+            force=force,
+            progress=progress,
+            sentence_vectors=services.settings.sentence_vectors,
+            lock_wait=BUILD_LOCK_WAIT_S,
+        )
         if report is None:
             return {"generation": None, "chunks": 0, "sentences": 0, "embedded": 0}
         return {

@@ -378,3 +378,31 @@ def test_cli_delete_then_ingest_of_the_same_file_adds_the_article_back(tmp_path:
     assert "added 1, updated 0, unchanged 0" in " ".join(again.stderr.split())
     search = clusterchat("search", "serre idroponiche Ferrara", "--json", data_dir=data)
     assert article in {h["article_id"] for h in json.loads(search.stdout)["hits"]}
+
+
+@pytest.mark.slow
+def test_cli_delete_waits_for_a_build_another_process_runs(
+    tmp_path: Path, copy_built: Callable[[Path], Path]
+) -> None:
+    data = copy_built(tmp_path / "data")
+    listed = json.loads(clusterchat("documents", "--json", data_dir=data).stdout)
+    target = next(d["id"] for d in listed if d["source"].endswith("nota.txt"))
+    with build_lock(data / "index"):  # a server job is building
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTERCHAT_")}
+        env["PYTHONPATH"] = str(REPO)
+        command = [sys.executable, "-c", "from server.cli import main; main()", "delete", target]
+        deleting = subprocess.Popen(
+            [*command, "--data-dir", str(data)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        assert deleting.poll() is None  # still waiting, not failed
+    _out, err = deleting.communicate(timeout=300)
+    assert deleting.returncode == 0, err
+    assert "Traceback" not in err
+    search = clusterchat("search", "nota", "--json", "--k", "20", data_dir=data)
+    assert target not in {h["article_id"] for h in json.loads(search.stdout)["hits"]}
+    assert len(json.loads(clusterchat("documents", "--json", data_dir=data).stdout)) == 3
