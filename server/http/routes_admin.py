@@ -158,12 +158,17 @@ def _restore(target: Path, previous: bytes | None) -> None:
         _save(target.name, previous, target.parent)
 
 
+def _stored(report: IngestReport) -> int:
+    return report.added + report.updated + report.unchanged
+
+
 def _store_upload(name: str, data: bytes, services: Services, report: IngestReport) -> None:
-    """Save one file under uploads/ and store its articles; a file that stores nothing
-    (it fails to parse, or the store is busy) leaves uploads/ as it was."""
+    """Save one file under uploads/ and store its articles; a file that stores no article
+    (it fails to parse, every JSONL line fails, the store is busy) leaves uploads/ as it was."""
     settings = services.settings
     target = settings.uploads_dir / name
     previous = target.read_bytes() if target.is_file() else None
+    before = _stored(report)
     _save(name, data, settings.uploads_dir)
     try:
         ingest_file(target, services.store, report, settings.chunk_chars, settings.chunk_overlap)
@@ -173,7 +178,7 @@ def _store_upload(name: str, data: bytes, services: Services, report: IngestRepo
     except BaseException:
         _restore(target, previous)
         raise
-    if any(file == str(target) for file, _ in report.failed):
+    if _stored(report) == before:
         _restore(target, previous)
 
 
@@ -206,7 +211,7 @@ def upload_documents(
             _store_upload(name, data, services, report)
     failed = [(r.name, r.reason) for r in rejected]
     failed += [(Path(f).name, r) for f, r in report.failed]
-    if failed and not (report.added or report.updated or report.unchanged):
+    if failed and not _stored(report):
         return _nothing_stored(422, failed)
     index = _update_index(services) if report.changed else {"job_id": None, "queued": False}
     return {

@@ -347,6 +347,15 @@ def test_a_broken_upload_over_a_stored_file_leaves_the_file_and_its_article(
         assert (settings.uploads_dir / "serre.txt").read_bytes() == NEW_ARTICLE
         assert client.get("/api/documents", headers=admin).json() == before
 
+        lines = b'{"id": "riga-1", "title": "Riga", "text": "Il consorzio conta 12 imprese."}\n'
+        client.post("/api/documents", headers=admin, files=[("files", ("righe.jsonl", lines))])
+        before = client.get("/api/documents", headers=admin).json()
+        every_line_bad = [("files", ("righe.jsonl", b'{"id": "riga-1", "title": \n'))]
+        response = client.post("/api/documents", headers=admin, files=every_line_bad)
+        assert "righe.jsonl" in assert_json_error(response, 422)
+        assert (settings.uploads_dir / "righe.jsonl").read_bytes() == lines
+        assert client.get("/api/documents", headers=admin).json() == before
+
 
 def clusterchat(*args: str | Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
     """The real `clusterchat` command, as a user runs it."""
