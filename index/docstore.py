@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ CREATE TABLE IF NOT EXISTS embeddings (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# The fingerprint a file gets when one of its articles is deleted: it matches no file's
+# bytes, so the next ingest of that file parses it again and adds the article back.
+FORGOTTEN = ""
+# Milliseconds a write waits for another connection's (thread's or process's) transaction.
+BUSY_TIMEOUT_MS = 30_000
+
 # Columns added after the first release: a store written by an older version gets them
 # on open (SQLite adds a column with its default without rewriting the table).
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -78,12 +85,36 @@ class DocStore:
         self._facts_cache: tuple[tuple[str, str], dict[str, Facts | None]] = (("", ""), {})
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # One connection per thread: a sqlite3 connection holds one transaction at a time,
+        # so threads sharing one would nest BEGINs. SQLite itself (WAL, busy timeout)
+        # serialises the writers of every thread and process.
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
+        self._lock = threading.Lock()
         self._db.executescript(SCHEMA)
         self._migrate()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        thread = threading.current_thread()
+        db = self._connections.get(thread)
+        if db is None:
+            db = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with self._lock:
+                # Threads come and go (a job's thread, say): close what the dead ones left.
+                for gone in [t for t in self._connections if not t.is_alive()]:
+                    self._connections.pop(gone).close()
+                self._connections[thread] = db
+        return db
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -94,19 +125,28 @@ class DocStore:
             facts_store.create_tables(db)
 
     def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+        """Close every thread's connection."""
+        with self._lock:
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for db in connections:
+            db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
-        self._db.execute("BEGIN IMMEDIATE")
+        """One atomic write: everything inside commits together or not at all.
+
+        `BEGIN IMMEDIATE` takes the write lock at once, waiting up to the busy timeout
+        for a writer in another thread or process.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
+            yield db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        db.execute("COMMIT")
 
     # -- revision -------------------------------------------------------------------------
     @property
@@ -145,12 +185,14 @@ class DocStore:
         chunking: str = "",
         *,
         facts: Mapping[str, Facts] | None = None,
+        keep_missing: bool = False,
     ) -> dict[str, str]:
         """Store the articles parsed from one file, replacing changed ones whole.
 
         An article is unchanged when its content hash and the `chunking` settings that
         cut its chunks are both the same as stored. Articles the file produced before but
-        no longer does are removed.
+        no longer does are removed, unless `keep_missing` (some of the file's lines failed
+        to parse: an article on such a line keeps its stored version until it parses).
 
         `facts` (article id -> extracted facts) are stored in the same transaction, for
         added and updated articles and for unchanged ones whose facts version differs.
@@ -163,7 +205,7 @@ class DocStore:
             before = {r[0] for r in db.execute("SELECT id FROM articles WHERE file=?", (path,))}
             for article, chunks in articles:
                 outcome[article.id] = self._put(db, article, chunks, path, chunking)
-            for gone in before - outcome.keys():
+            for gone in set() if keep_missing else before - outcome.keys():
                 db.execute("DELETE FROM articles WHERE id=?", (gone,))
                 outcome[gone] = "removed"
             db.execute(
@@ -237,14 +279,20 @@ class DocStore:
                 facts_store.write(db, found, article.text)
 
     def delete(self, article_id: str) -> None:
-        """Remove one article and its chunks.
+        """Remove one article and its chunks, and forget its file's fingerprint.
+
+        Ingesting the same file again then parses it and adds the article back.
 
         Raises:
             NotFound: no article has that id.
         """
         with self.transaction() as db:
-            if db.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount == 0:
+            row = db.execute("SELECT file FROM articles WHERE id=?", (article_id,)).fetchone()
+            if row is None:
                 raise NotFound(f"no article with id {article_id!r}")
+            db.execute("DELETE FROM articles WHERE id=?", (article_id,))
+            if row[0] is not None:
+                db.execute("UPDATE files SET fingerprint=? WHERE path=?", (FORGOTTEN, row[0]))
             self._bump(db)
 
     def forget_file(self, path: str) -> list[str]:
@@ -302,8 +350,10 @@ class DocStore:
 
     def counts(self) -> tuple[int, int]:
         """(articles, chunks) stored."""
-        n_articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-        n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        # One statement, one snapshot: a write between two counts would mismatch them.
+        n_articles, n_chunks = self._db.execute(
+            "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks)"
+        ).fetchone()
         return int(n_articles), int(n_chunks)
 
     def chunk_rows(self) -> list[tuple[Chunk, str, str | None, date | None, str]]:

@@ -27,7 +27,7 @@ from server.cli_facts import listing_extras, render_facts
 from server.extraction import current_facts, facts_document
 from server.http.app import configure_logging
 from server.http.schemas import answer_out
-from server.pipeline import IngestReport, ingest_paths, update_index
+from server.pipeline import BUILD_LOCK_WAIT_S, IngestReport, ingest_paths, update_index
 from server.settings import Settings, settings_error
 from server.wiring import build_services, embedder_for, extractive_for, open_store, searcher_for
 
@@ -111,6 +111,7 @@ def _build(settings: Settings, embedder: Embedder, force: bool) -> Any:
             force=force,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             sentence_vectors=settings.sentence_vectors,
+            lock_wait=BUILD_LOCK_WAIT_S,  # a server job may be building: wait for it
         )
     store.close()
     return report

@@ -44,7 +44,7 @@ class Job:
 
 
 class JobRunner:
-    """Runs one job at a time on a background thread.
+    """Runs one job at a time on a background thread, with at most one follow-up queued.
 
     Job state lives in the data dir's SQLite file, so any server worker can report a
     job another worker started. A job that was running when its process died is
@@ -59,6 +59,8 @@ class JobRunner:
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()  # start() saves the new job while holding it
         self._thread: threading.Thread | None = None
+        self._active = False  # a job of this process runs or is about to
+        self._pending: tuple[Job, JobFn] | None = None  # the follow-up queued meanwhile
 
     def recover(self) -> None:
         """Mark jobs left running by a dead process as failed."""
@@ -69,8 +71,8 @@ class JobRunner:
             )
 
     def busy(self) -> bool:
-        """True while a job of this process runs."""
-        return self._thread is not None and self._thread.is_alive()
+        """True while a job of this process runs (or waits to follow the running one)."""
+        return self._active
 
     def start(self, kind: str, fn: JobFn) -> Job:
         """Start `fn` in the background.
@@ -79,22 +81,60 @@ class JobRunner:
             IndexBusy: a job is already running in this process.
         """
         with self._lock:
-            if self.busy():
+            if self._active:
                 raise IndexBusy("a re-index job is already running; wait for it to finish")
-            job = Job(id=uuid.uuid4().hex[:12], kind=kind)
+            return self._launch(Job(id=uuid.uuid4().hex[:12], kind=kind), fn)
+
+    def start_or_queue(self, kind: str, fn: JobFn) -> tuple[Job, bool]:
+        """Start `fn` now, or queue it to run once the running job ends.
+
+        A write made while a job runs may come after the job read the store, so the
+        follow-up is what indexes it. Writes during one job share one follow-up.
+
+        Returns:
+            The job, and whether it was queued behind a running one.
+        """
+        with self._lock:
+            if not self._active:
+                return self._launch(Job(id=uuid.uuid4().hex[:12], kind=kind), fn), False
+            if self._pending is None:
+                job = Job(id=uuid.uuid4().hex[:12], kind=kind)
+                self._save(job)
+                self._pending = (job, fn)
+            return self._pending[0], True
+
+    def _launch(self, job: Job, fn: JobFn) -> Job:
+        with self._lock:
+            self._active = True
             self._save(job)
             self._prune()
             self._thread = threading.Thread(
-                target=self._run, args=(job, fn), daemon=True, name=f"job-{job.id}"
+                target=self._work, args=(job, fn), daemon=True, name=f"job-{job.id}"
             )
             self._thread.start()
             return job
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the running job (if any) ends."""
+        """Block until the running job (and the follow-up queued behind it) ends."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+    def _work(self, job: Job, fn: JobFn) -> None:
+        try:
+            while True:
+                self._run(job, fn)
+                with self._lock:  # start_or_queue sees the follow-up either taken or unqueued
+                    if self._pending is None:
+                        self._active = False
+                        return
+                    job, fn = self._pending
+                    self._pending = None
+        except BaseException:
+            with self._lock:  # the job state could not be saved: free the runner anyway
+                self._active = False
+                self._pending = None
+            raise
 
     def _run(self, job: Job, fn: JobFn) -> None:
         job.state = "running"

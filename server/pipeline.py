@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.docstore import DocStore
 from index.embedder import Embedder
+from index.errors import IndexBusy
 from index.generations import BuildReport, build, generation_meta
 from index.lexical import TOKENIZER_VERSION
 from ingest.chunk import chunk
@@ -22,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes, so unchanged files are parsed again once.
 PARSER_VERSION = "1"
+# How long a server job or a command waits for a build another process runs.
+BUILD_LOCK_WAIT_S = 600.0
+LOCK_POLL_S = 0.5
 
 
 @dataclass(slots=True)
@@ -81,13 +86,15 @@ def ingest_file(
     pairs = [(a, chunk(a, chunk_chars, chunk_overlap)) for a in parsed.articles]
     for error in parsed.line_errors:
         report.failed.append((f"{path}:{error.line}", error.reason))
-    # A file with bad lines is parsed again next time, so its errors are reported again.
+    # A file with bad lines is parsed again next time, so its errors are reported again;
+    # until a bad line parses, the article it held keeps its stored version.
     outcome = store.put_file(
         key,
         "partial" if parsed.line_errors else stamp,
         pairs,
         chunking_key(chunk_chars, chunk_overlap),
         facts={a.id: f for a in parsed.articles if (f := facts_of(a)) is not None},
+        keep_missing=bool(parsed.line_errors),
     )
     for article_id, what in outcome.items():
         report.count(what)
@@ -159,21 +166,36 @@ def update_index(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     sentence_vectors: bool = True,
+    lock_wait: float = 0.0,
 ) -> BuildReport | None:
     """Build a new generation if the store changed since the current one (or if forced).
 
     With `sentence_vectors`, each sentence of the chunks (as `ingest.sentences` splits
     them, the same split the answerer quotes from) gets a vector too. First, facts that
     are missing or of another extractor version are recomputed (they need no new build).
+    With `lock_wait`, a build that another thread or process runs is waited for, up to
+    that many seconds.
+
+    Raises:
+        IndexBusy: another build still holds the lock after `lock_wait` seconds.
     """
     refresh_facts(store)
-    if not force and not index_is_stale(store, index_dir, embedder, sentence_vectors):
-        return None
-    return build(
-        store,
-        embedder,
-        index_dir,
-        faiss_kind=faiss_kind,
-        progress=progress,
-        sentences=sentence_spans if sentence_vectors else None,
-    )
+    deadline = time.monotonic() + lock_wait
+    while True:
+        # Checked again after a wait: the other build may have indexed our change already.
+        if not force and not index_is_stale(store, index_dir, embedder, sentence_vectors):
+            return None
+        try:
+            return build(
+                store,
+                embedder,
+                index_dir,
+                faiss_kind=faiss_kind,
+                progress=progress,
+                sentences=sentence_spans if sentence_vectors else None,
+            )
+        except IndexBusy:
+            if time.monotonic() >= deadline:
+                raise
+            logger.info("waiting for another index build to finish")
+            time.sleep(LOCK_POLL_S)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi.responses import JSONResponse
 
 from index.errors import IndexBusy
 from ingest.errors import UnsupportedFormat
 from ingest.parse import sniff_kind
 from server.http.deps import Admin, ServicesDep
 from server.http.schemas import DocumentOut, JobOut, error_responses
-from server.pipeline import IngestReport, ingest_file, update_index
+from server.pipeline import BUILD_LOCK_WAIT_S, IngestReport, ingest_file, update_index
 from server.wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -33,6 +40,8 @@ _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
 def _index_job(services: Services, force: bool) -> Any:
     def run(progress: Any) -> dict[str, Any]:
+        # Another process (the CLI, another worker) may hold the build lock: wait for it
+        # rather than fail, or the writes this job is for would stay unindexed.
         report = update_index(
             services.store,
             services.embedder,
@@ -41,6 +50,7 @@ def _index_job(services: Services, force: bool) -> Any:
             force=force,
             progress=progress,
             sentence_vectors=services.settings.sentence_vectors,
+            lock_wait=BUILD_LOCK_WAIT_S,
         )
         if report is None:
             return {"generation": None, "chunks": 0, "sentences": 0, "embedded": 0}
@@ -74,70 +84,149 @@ def list_documents(services: ServicesDep) -> dict[str, list[DocumentOut]]:
 
 @router.delete("/api/documents/{article_id}", responses=ERRORS)
 def delete_document(article_id: str, services: ServicesDep) -> dict[str, Any]:
-    """Delete an article; the index is updated in the background."""
+    """Delete an article; the index is updated in the background.
+
+    While a job runs, the update is queued to run after it (`"queued": true`).
+    """
     services.store.delete(article_id)
-    job_id = _try_start(services, "update")
-    return {"deleted": article_id, "job_id": job_id}
+    return {"deleted": article_id, **_update_index(services)}
 
 
-def _try_start(services: Services, kind: str) -> str | None:
-    """Start an index update; when one runs, the change waits for the next re-index."""
-    try:
-        return services.jobs.start(kind, _index_job(services, force=False)).id
-    except IndexBusy:
-        return None
+def _update_index(services: Services) -> dict[str, Any]:
+    """Start an index update, or queue it behind the running job; the reply's fields."""
+    job, queued = services.jobs.start_or_queue("update", _index_job(services, force=False))
+    return {"job_id": job.id, "queued": queued}
 
 
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
+class _Rejected(Exception):
+    """An uploaded file refused before anything was saved."""
+
+    def __init__(self, name: str, status: int, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name, self.status, self.reason = name, status, reason
+
+
 def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
-    """The upload's safe file name and bytes, checked by content and size (nothing saved)."""
+    """The upload's safe file name and bytes, checked by content and size (nothing saved).
+
+    Raises:
+        _Rejected: an unsupported type (415) or a file over the limit (413).
+    """
     name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name).strip("._") or "upload"
     head = upload.file.read(1024)
     try:
         sniff_kind(Path(name), head)
     except UnsupportedFormat as exc:
-        raise HTTPException(415, str(exc)) from exc
+        raise _Rejected(name, 415, str(exc).removeprefix(f"{name}: ")) from exc
     data = head + upload.file.read(limit + 1 - len(head))
     if len(data) > limit:
-        raise HTTPException(413, f"{name}: larger than the upload limit of {_size(limit)}")
+        raise _Rejected(name, 413, f"larger than the upload limit of {_size(limit)}")
     return name, data
 
 
-def _save(name: str, data: bytes, folder: Path) -> Path:
+@contextmanager
+def _uploads_locked(folder: Path) -> Iterator[None]:
+    """Hold the uploads folder's lock: one upload at a time saves and stores its files,
+    in every worker, so a file on disk and its stored article always match."""
     folder.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f".{folder.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _save(name: str, data: bytes, folder: Path) -> Path:
     target = folder / name
-    tmp = folder / f".{name}.part"
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.replace(tmp, target)
     return target
 
 
-@router.post("/api/documents", responses=ERRORS)
+def _restore(target: Path, previous: bytes | None) -> None:
+    """Put back the file an upload replaced (or remove the new one): the store has it so."""
+    if previous is None:
+        target.unlink(missing_ok=True)
+    else:
+        _save(target.name, previous, target.parent)
+
+
+def _stored(report: IngestReport) -> int:
+    return report.added + report.updated + report.unchanged
+
+
+def _store_upload(name: str, data: bytes, services: Services, report: IngestReport) -> None:
+    """Save one file under uploads/ and store its articles; a file that stores no article
+    (it fails to parse, every JSONL line fails, the store is busy) leaves uploads/ as it was."""
+    settings = services.settings
+    target = settings.uploads_dir / name
+    previous = target.read_bytes() if target.is_file() else None
+    before = _stored(report)
+    _save(name, data, settings.uploads_dir)
+    try:
+        ingest_file(target, services.store, report, settings.chunk_chars, settings.chunk_overlap)
+    except sqlite3.OperationalError as exc:  # locked past the busy timeout: nothing stored
+        logger.warning("upload %s not stored: %s", name, exc)
+        report.failed.append((str(target), "the store is busy; nothing was stored, try again"))
+    except BaseException:
+        _restore(target, previous)
+        raise
+    if _stored(report) == before:
+        _restore(target, previous)
+
+
+@router.post("/api/documents", response_model=None, responses=ERRORS)
 def upload_documents(
     files: Annotated[list[UploadFile], File(description="Articles: .html .pdf .txt .md .jsonl")],
     services: ServicesDep,
-) -> dict[str, Any]:
-    """Store uploaded articles (checked by content, size-limited), then update the index."""
+) -> dict[str, Any] | JSONResponse:
+    """Store uploaded articles (checked by content, size-limited), then update the index.
+
+    A refused or unparsable file is listed under `failed` with its reason and the others
+    are stored; only when nothing is stored is the reply an error (413, 415 or 422), whose
+    body lists the files under `failed` too.
+    """
     settings = services.settings
-    # Every file is checked before any is stored: a rejected upload stores nothing.
-    checked = [_read_upload(f, settings.upload_max_bytes) for f in files]
-    saved = [_save(name, data, settings.uploads_dir) for name, data in checked]
+    accepted: list[tuple[str, bytes]] = []
+    rejected: list[_Rejected] = []
+    for upload in files:
+        try:
+            accepted.append(_read_upload(upload, settings.upload_max_bytes))
+        except _Rejected as exc:
+            rejected.append(exc)
+    if rejected and not accepted:
+        statuses = {r.status for r in rejected}
+        status = statuses.pop() if len(statuses) == 1 else 422
+        return _nothing_stored(status, [(r.name, r.reason) for r in rejected])
     report = IngestReport()
-    for path in saved:
-        ingest_file(path, services.store, report, settings.chunk_chars, settings.chunk_overlap)
-    if report.failed and not (report.added or report.updated or report.unchanged):
-        raise HTTPException(422, "; ".join(f"{Path(f).name}: {r}" for f, r in report.failed))
-    job_id = _try_start(services, "update") if report.changed else None
+    with _uploads_locked(settings.uploads_dir):
+        for name, data in accepted:
+            _store_upload(name, data, services, report)
+    failed = [(r.name, r.reason) for r in rejected]
+    failed += [(Path(f).name, r) for f, r in report.failed]
+    if failed and not _stored(report):
+        return _nothing_stored(422, failed)
+    index = _update_index(services) if report.changed else {"job_id": None, "queued": False}
     return {
         "added": report.added,
         "updated": report.updated,
         "unchanged": report.unchanged,
-        "failed": [{"file": Path(f).name, "reason": r} for f, r in report.failed],
-        "job_id": job_id,
+        "failed": [{"file": name, "reason": reason} for name, reason in failed],
+        **index,
     }
+
+
+def _nothing_stored(status: int, failed: list[tuple[str, str]]) -> JSONResponse:
+    detail = "; ".join(f"{name}: {reason}" for name, reason in failed)
+    listed = [{"file": name, "reason": reason} for name, reason in failed]
+    return JSONResponse({"detail": detail, "failed": listed}, status_code=status)
 
 
 @router.post("/api/reindex", responses=ERRORS)

@@ -35,10 +35,11 @@ let job = null; // last job status seen
 let polling = false;
 
 class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(detail);
     this.status = status;
     this.detail = detail;
+    this.body = body; // the JSON error body, for fields beyond "detail"
   }
 }
 
@@ -83,7 +84,7 @@ async function api(path, options = {}) {
   }
   if (!response.ok) {
     const detail = detailText(body && body.detail) || response.statusText || String(response.status);
-    const error = new ApiError(response.status, detail);
+    const error = new ApiError(response.status, detail, body);
     if (response.status === 401 || response.status === 403) signOut(t("admin.badToken", { detail }));
     throw error;
   }
@@ -221,16 +222,26 @@ async function uploadFiles(files) {
       unchanged: result.unchanged ?? 0,
       failed: failed.length,
     }), failed.length ? "error" : "ok");
-    els.uploadFailed.replaceChildren(
-      ...failed.map((f) => el("li", {}, `${asText(f.file)}: ${asText(f.reason)}`)),
-    );
+    listFailed(failed);
     await loadDocuments();
+    // A job id even when queued: the follow-up build runs once the current one ends.
     if (result.job_id) watchJob(String(result.job_id));
   } catch (error) {
     setMessage(els.uploadMessage, failMessage(error), "error");
+    // Nothing was stored: the error body lists every file with its reason.
+    const failed = error.body && Array.isArray(error.body.failed) ? error.body.failed : [];
+    listFailed(failed);
   } finally {
     els.upload.value = ""; // choosing the same file again must fire "change"
   }
+}
+
+/** One list item per file that was not stored: "name: reason". */
+function listFailed(failed) {
+  els.uploadFailed.replaceChildren(
+    ...failed.map((f) => el("li", { dataset: { testid: "upload-failed-file" } },
+      `${asText(f.file)}: ${asText(f.reason)}`)),
+  );
 }
 
 function wireDropzone() {
