@@ -32,6 +32,7 @@ _NOT_SURNAME = frozenset(
     gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre
     lunedì martedì mercoledì giovedì venerdì sabato domenica
     srl spa università politecnico comune regione provincia camera cluster forum summit day
+    award prize prix premio festival conference conferenza award
     """.split()  # noqa: SIM905
 )
 _CAPITAL_PARTICLES = frozenset(

@@ -214,9 +214,18 @@ class _Pick:
     score: float
 
 
+def _asks_who(question: str) -> bool:
+    """A who-question: "chi", "who"… used as a question word, not inside a name ("Doctor
+    Who", "Dottore Chi"): capitalised only at the start of the question."""
+    for match in _WHO.finditer(question):
+        if match.start() == 0 or not match.group(0)[:1].isupper():
+            return True
+    return False
+
+
 def asked_role(question: str) -> str | None:
     """The role a who-question asks about, or None when it is not one."""
-    if not _WHO.search(question):
+    if not _asks_who(question):
         return None
     lowered = question.lower()
     return next((role for role, pattern in _ASKED if re.search(pattern, lowered)), None)
@@ -262,7 +271,8 @@ def _other_occasion_only(question: str, retrieved: Sequence[Sourced]) -> bool:
     texts = [fold(s.article.text + " " + s.article.title) for s in retrieved]
     known = [a for a in _anchors(question) if any(a in t for t in texts)]
     holders = [s for s, t in zip(retrieved, texts, strict=True) if all(a in t for a in known)]
-    if not holders:
+    # Only event news can be about "another edition": a page without sessions is not.
+    if not holders or not any(h.facts.sessions for h in holders):
         return False
     return not any(same_occasion(question, h) for h in holders)
 
@@ -333,7 +343,7 @@ class FactsAnswerer:
             return None
         role = asked_role(question)
         person_question = _WHICH_SESSION.search(question) is not None
-        dated = role is None and not person_question and _asks_event_date(question)
+        dated = role is None and not person_question and asks_event_date(question)
         naming = (
             role is None and not person_question and bool(_EVENT_NAME_QUESTION.search(question))
         )
@@ -554,11 +564,21 @@ def _event_name(question: str, candidates: Sequence[Sourced]) -> Answer | None:
     return None
 
 
-def _asks_event_date(question: str) -> bool:
+# Asked when an event happened, not when something else happened at or to it.
+_TOOK_PLACE = re.compile(
+    r"\b(?:svolt\w*|svolg\w*|tenut\w*|tenne|terr[àa]\w*|luogo|scena|programma|ospitat\w*|"
+    r"took\s+place|take\s+place|held|happen\w*|schedul\w*)\b|"
+    r"^(?:quando|when)\s+(?:è|era|sarà|is|was)\b",
+    re.I,
+)
+
+
+def asks_event_date(question: str) -> bool:
     """True for "quando si è svolto il Forum…?" (not for a deadline or another date)."""
     return bool(
         _DATE_QUESTION.search(question)
         and _EVENT_WORDS.search(question)
+        and _TOOK_PLACE.search(question)
         and not _NOT_EVENT_DATE.search(question)
     )
 

@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 from index.docstore import DocStore
 from index.embedder import E5Embedder
 from server.answer.answerer import Answer, Citation
-from server.answer.facts import asked_role, composed_is_quoted, format_dates, with_resolved_dates
+from server.answer.facts import (
+    asked_role,
+    asks_event_date,
+    composed_is_quoted,
+    format_dates,
+    with_resolved_dates,
+)
 from server.http.app import create_app
 from server.pipeline import ingest_paths, update_index
 from tests.server.conftest import settings_for
@@ -202,3 +208,16 @@ def test_a_who_answer_lists_its_people(client: TestClient) -> None:
     assert laghi["organisation"] == "Consorzio Forestale Romagnolo"
     cited = next(c for c in body["citations"] if c["n"] == laghi["citation"])
     assert "Pietro Laghi" in cited["quote"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Quale Dottore Chi attrice è stata nominata per un premio nel 2016?",
+        "Quando la Conferenza generale della Chiesa si è divisa in due conferenze?",
+    ],
+)
+def test_questions_that_are_not_about_roles_or_event_dates(question: str) -> None:
+    # "Chi" inside a name is no question word; a date of something else is no event date.
+    assert asked_role(question) is None
+    assert not asks_event_date(question)
