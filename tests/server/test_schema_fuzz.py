@@ -20,6 +20,7 @@ user's); those are 422 by design and are tested in test_api.py.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -86,6 +87,23 @@ def api_schema(server_url: str) -> Any:
     return schemathesis.openapi.from_url(f"{server_url}/openapi.json")
 
 
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogates(v) for v in value)
+    return False
+
+
+def _size(body: Any) -> int:
+    """Bytes the body takes on the wire (a raw body is sent as it is)."""
+    if isinstance(body, bytes | str):
+        return len(body)
+    return len(json.dumps(body, default=str))
+
+
 def test_every_operation_is_fuzzed(api_schema: Any) -> None:
     found = {(op.ok().method.upper(), op.ok().path) for op in api_schema.get_all_operations()}
     assert found == set(OPERATIONS)
@@ -105,6 +123,14 @@ def test_operation_conforms_to_its_schema(
         max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
     def conforms(case: Any) -> None:
+        # A pair of lone surrogates ("\uda8f" "\udc73") counts as two characters where it is
+        # generated but arrives as one astral character once JSON-decoded, so a string the
+        # generator made one over maxLength reaches the server under it. Not valid Unicode
+        # text: leave such bodies out rather than call their acceptance a bug.
+        assume(not _has_surrogates(case.body))
+        # A body over CLUSTERCHAT_MAX_REQUEST_BYTES gets a 413 before validation, which the
+        # negative-data check does not count as a rejection; test_limits covers that limit.
+        assume(_size(case.body) < LIMITS.max_request_bytes)
         case.call_and_validate(headers=dict(admin), excluded_checks=[positive_data_acceptance])
 
     conforms()
