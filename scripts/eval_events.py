@@ -72,9 +72,15 @@ def _right(record: dict[str, Any], answer: Any, is_gold: Any) -> bool:
     return named and any(is_gold(citation_as_hit(c)) for c in answer.citations)
 
 
-def evaluate(settings: Settings, parts: list[str], show_errors: bool) -> dict[str, Any]:
-    """Ask every question of `parts`; tallies by kind, by language and for who-questions."""
+def evaluate(
+    settings: Settings, parts: list[str], show_errors: bool, sentences_only: bool = False
+) -> dict[str, Any]:
+    """Ask every question of `parts`; tallies by kind, by language and for who-questions.
+
+    `sentences_only` asks the extractive answerer alone, without the facts (a baseline).
+    """
     services = build_services(settings)
+    answerer = services.extractive if sentences_only else services.answerer
     tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     times: list[float] = []
     wrong_quotes_en = 0
@@ -85,7 +91,7 @@ def evaluate(settings: Settings, parts: list[str], show_errors: bool) -> dict[st
             for record, question in zip(records, load_questions(path), strict=True):
                 hits = services.searcher.search(question.question, k=settings.top_k)
                 started = time.perf_counter()
-                answer = services.answerer.answer(question.question, hits)
+                answer = answerer.answer(question.question, hits)
                 times.append((time.perf_counter() - started) * 1000)
                 right = _right(record, answer, question.is_gold)
                 kind = record.get("kind", "other")
@@ -127,12 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("data-events"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--errors", action="store_true", help="print wrong answers (dev only)")
+    parser.add_argument(
+        "--sentences-only", action="store_true", help="the extractive answerer alone (baseline)"
+    )
     args = parser.parse_args(argv)
     if args.errors and "blind" in args.parts:
         sys.stderr.write("--errors is for the dev parts only: the blind part is never inspected\n")
         return 2
     settings = prepare(args.data_dir)
-    result = evaluate(settings, args.parts, args.errors)
+    result = evaluate(settings, args.parts, args.errors, args.sentences_only)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
     else:
