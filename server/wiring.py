@@ -15,7 +15,8 @@ from index.embedders import Embedder, make_embedder
 from index.errors import NotFound, SearchIndexError
 from index.search import Fusion, Searcher
 from server.answer.answerer import Answerer, ExtractiveAnswerer
-from server.answer.facts import FactsAnswerer, FactsLookup, Sourced
+from server.answer.facts import FactsAnswerer
+from server.answer.facts_match import FactsLookup, Sourced
 from server.extraction import facts_of
 from server.feedback import FeedbackStore
 from server.http.metrics import Metrics

@@ -13,13 +13,8 @@ from fastapi.testclient import TestClient
 from index.docstore import DocStore
 from index.embedder import E5Embedder
 from server.answer.answerer import Answer, Citation
-from server.answer.facts import (
-    asked_role,
-    asks_event_date,
-    composed_is_quoted,
-    format_dates,
-    with_resolved_dates,
-)
+from server.answer.facts import asked_role, asks_event_date
+from server.answer.facts_text import composed_is_quoted, format_dates, with_resolved_dates
 from server.http.app import create_app
 from server.pipeline import ingest_paths, update_index
 from tests.server.conftest import settings_for
