@@ -19,6 +19,27 @@ from server.answer.facts_match import Sourced
 logger = logging.getLogger(__name__)
 
 
+def _of(label: str) -> str:
+    """ "il «Premio X»" -> "del «Premio X»", "la premiazione" -> "della premiazione"."""
+    for article, joined in (("il ", "del "), ("la ", "della "), ("lo ", "dello ")):
+        if label.startswith(article):
+            return joined + label[len(article) :]
+    return label
+
+
+def _marked(people: Sequence[tuple[str, str]], lang: str) -> str:
+    """Names with their [n]; a run of names from one quote shares one marker at its end."""
+    runs: list[tuple[list[str], str]] = []
+    for name, mark in people:
+        if runs and runs[-1][1] == mark:
+            runs[-1][0].append(name)
+        else:
+            runs.append(([name], mark))
+    if len(runs) == 1:
+        return f"{_join(runs[0][0], lang)} {runs[0][1]}"
+    return _join([f"{', '.join(names)} {mark}" for names, mark in runs], lang)
+
+
 def _join(names: Sequence[str], lang: str) -> str:
     if len(names) == 1:
         return names[0]
@@ -183,7 +204,7 @@ def _phrase(role: str, session: Session | None, lang: str, plural: bool) -> str:
         "keynote": f"{verb.capitalize()} tenuto {_label(session, lang) or 'il keynote'}",
         "award_winner": f"{verb.capitalize()} ricevuto {_label(session, lang) or 'il premio'}",
         "award_presenter": f"{verb.capitalize()} consegnato {_label(session, lang) or 'il premio'}",
-        "jury": f"Nella giuria {_label(session, lang).replace('il premio', 'del premio')}".rstrip(),
+        "jury": f"Nella giuria {_of(_label(session, lang))}".rstrip(),
         "coordinator": f"{verb.capitalize()} coordinato {_label(session, lang) or 'il workshop'}",
     }[role]
 
@@ -200,16 +221,24 @@ def compose_role(
     quotes = Quotes(sourced)
     lead = _phrase(role, session, lang, plural=len(people) > 1)
     session_mark = quotes.mark(session.start, session.end) if session else ""
-    names = []
+    names: list[tuple[str, str]] = []
     named = []
     for person, index in people:
         r = person.roles[index]
         mark = quotes.mark(r.start, r.end)
-        names.append(f"{person.name} {mark}")
+        names.append((person.name, mark))
         named.append(
             Named(person.name, role, person.organisation, person.job_title, int(mark[1:-1]))
         )
-    text = f"{lead}{' ' + session_mark if session_mark else ''}: {_join(names, lang)}."
+    # The session's own quote is marked after its title, unless a person's quote names it too.
+    if session_mark and session_mark not in {mark for _, mark in names}:
+        lead = re.sub(r"(»)", rf"\1 {session_mark}", lead, count=1) if "»" in lead else lead
+        if session_mark not in lead:
+            lead = f"{lead} {session_mark}"
+    # Italian leads are verb phrases ("Al panel «X» hanno parlato A e B"); English ones and
+    # the Italian jury line are labels followed by a colon.
+    colon = ":" if lang == "en" or role == "jury" else ""
+    text = f"{lead}{colon} {_marked(names, lang)}."
     text = re.sub(r"\s+", " ", text).replace(" :", ":")
     citations = quotes.citations()
     if not composed_is_quoted(text, citations):
