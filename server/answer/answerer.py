@@ -70,6 +70,15 @@ class Named:
 
 
 @dataclass(frozen=True, slots=True)
+class Span:
+    """The asked-for name, date, number, place or title: `text == article.text[start:end]`."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """Text with [n] markers; every marker has a citation and every citation a marker."""
 
@@ -80,6 +89,9 @@ class Answer:
     suggestions: tuple[Suggestion, ...] = ()
     language: str = "it"
     people: tuple[Named, ...] = ()  # a who-answer's people, for a list view
+    # Set by the learned answerer (server.answer.learned) only; None from the others.
+    span: Span | None = None  # inside the first citation's quote
+    confidence: float | None = None  # calibrated probability that the answer is right
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +235,16 @@ def _coverage(terms: dict[str, float], tokens: Set[str]) -> float:
     return found / total
 
 
-def abstain(question: str, hits: Sequence[Hit], answerer: str = "extractive") -> Answer:
+# The hand-tuned answerer's abstention threshold (docs/evaluation.md).
+EXTRACTIVE_THRESHOLD = 0.35
+
+
+def abstain(
+    question: str,
+    hits: Sequence[Hit],
+    answerer: str = "extractive",
+    confidence: float | None = None,
+) -> Answer:
     """The honest 'not found' answer, with the closest articles as suggestions."""
     lang = language(question)
     seen: dict[str, Suggestion] = {}
@@ -232,7 +253,8 @@ def abstain(question: str, hits: Sequence[Hit], answerer: str = "extractive") ->
             hit.chunk.article_id,
             Suggestion(hit.chunk.article_id, hit.title, hit.url, hit.published),
         )
-    return Answer(ABSTAIN[lang], True, (), answerer, tuple(list(seen.values())[:3]), lang)
+    suggestions = tuple(list(seen.values())[:3])
+    return Answer(ABSTAIN[lang], True, (), answerer, suggestions, lang, confidence=confidence)
 
 
 class ExtractiveAnswerer:
@@ -250,7 +272,7 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         idf: Callable[[Sequence[str]], list[float]],
-        threshold: float = 0.35,
+        threshold: float = EXTRACTIVE_THRESHOLD,
         max_sentences: int = 2,
         weights: Weights | None = None,
         sentence_similarity: Callable[[str, Sequence[str]], Sequence[float | None]] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 
 from index.lexical import tokenize
 from ingest.text import MONTHS
@@ -74,6 +75,47 @@ PATTERNS = {
     ),
 }
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_EN_MONTHS = [
+    *("january", "february", "march", "april", "may", "june"),
+    *("july", "august", "september", "october", "november", "december"),
+]
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})\s+({_MONTH})\b", re.I)
+# Days relative to the article's publication date.
+_RELATIVE = (
+    (re.compile(r"\b(?:l'altro ieri|l’altro ieri|the day before yesterday)\b", re.I), -2),
+    (re.compile(r"\b(?:ieri|yesterday)\b", re.I), -1),
+    (re.compile(r"\b(?:oggi|stamattina|stamani|today)\b", re.I), 0),
+    (re.compile(r"\b(?:domani|tomorrow)\b", re.I), 1),
+)
+
+
+def resolve_date(text: str, published: date | None) -> date | None:
+    """The full date a partial ("18 giugno") or relative ("ieri") date stands for.
+
+    The year, or the day, comes from the article's publication date; None when `text`
+    already holds a year, names no day, or the article has no date.
+    """
+    if published is None or re.search(r"\b\d{4}\b", text):
+        return None
+    for pattern, days in _RELATIVE:
+        if pattern.search(text):
+            return published + timedelta(days=days)
+    match = _DAY_MONTH.search(text)
+    if not match:
+        return None
+    name = match.group(2).lower()
+    month = MONTHS.get(name) or _EN_MONTHS.index(name) + 1
+    try:
+        return date(published.year, month, int(match.group(1)))
+    except ValueError:  # 31 aprile
+        return None
+
+
+def format_date(day: date, lang: str) -> str:
+    """ "18 giugno 2024" or "18 June 2024"."""
+    names = list(MONTHS) if lang == "it" else [m.capitalize() for m in _EN_MONTHS]
+    return f"{day.day} {names[day.month - 1]} {day.year}"
+
 
 # Capitalised words that start sentences or name things, not people.
 _NOT_NAMES = frozenset(

@@ -216,8 +216,8 @@ _MEASURES = frozenset(
 )
 
 
-def _concepts_in(text: str) -> tuple[Concept, ...]:
-    return tuple(c for c in CONCEPTS if c.asked.search(text))
+def _concepts_in(text: str, concepts: tuple[Concept, ...] = CONCEPTS) -> tuple[Concept, ...]:
+    return tuple(c for c in concepts if c.asked.search(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,21 +234,21 @@ class Asked:
     focus_concepts: tuple[Concept, ...] = ()  # concepts the counted noun names
 
     @classmethod
-    def parse(cls, question: str) -> Asked:
-        """Read the concepts and the counted noun from a question."""
+    def parse(cls, question: str, concepts: tuple[Concept, ...] = CONCEPTS) -> Asked:
+        """Read the concepts (of `concepts`) and the counted noun from a question."""
         focus: str | None = None
         focus_concepts: tuple[Concept, ...] = ()
         for lang, pattern in _COUNTED:
             match = pattern.search(question)
             if match:
                 stems = tokenize(match.group(1))
-                focus_concepts = _concepts_in(match.group(1))
+                focus_concepts = _concepts_in(match.group(1), concepts)
                 if stems and lang == "it" and stems[0] not in _MEASURES:
                     focus = stems[0]
                 elif focus_concepts:  # English: only a concept can match Italian text
                     focus = stems[0] if stems else None
                 break
-        return cls(_concepts_in(question), focus, focus_concepts)
+        return cls(_concepts_in(question, concepts), focus, focus_concepts)
 
     @property
     def near(self) -> tuple[re.Pattern[str], ...]:

@@ -19,8 +19,8 @@ from ingest.sentences import sentence_spans
 from server.answer.answerer import (
     ABSTAIN,
     Answer,
+    Answerer,
     Citation,
-    ExtractiveAnswerer,
     Turn,
     abstain,
     followup_query,
@@ -292,7 +292,7 @@ class LLMAnswerer:
         client: httpx.Client,
         base_url: str,
         model: str,
-        fallback: ExtractiveAnswerer,
+        fallback: Answerer,
         api_key: str | None = None,
         timeout: float = 60,
         retries: int = 1,

@@ -157,6 +157,14 @@ class PersonOut(BaseModel):
     citation: int
 
 
+class SpanOut(BaseModel):
+    """The asked-for name, date, number, place or title: article.text[start:end] == text."""
+
+    text: str
+    start: int
+    end: int
+
+
 class AnswerOut(BaseModel):
     """The answer a member sees."""
 
@@ -168,6 +176,9 @@ class AnswerOut(BaseModel):
     language: str
     timings_ms: dict[str, float]
     people: list[PersonOut] = Field(default_factory=list)
+    # Given by the learned answerer (CLUSTERCHAT_ANSWERER=learned) only, else null.
+    span: SpanOut | None = None  # inside the first citation's quote
+    confidence: float | None = Field(default=None, ge=0, le=1)
 
 
 class FeedbackIn(BaseModel):
@@ -314,4 +325,8 @@ def answer_out(answer: Answer, timings: dict[str, float]) -> AnswerOut:
             )
             for p in answer.people
         ],
+        span=SpanOut(text=answer.span.text, start=answer.span.start, end=answer.span.end)
+        if answer.span
+        else None,
+        confidence=answer.confidence,
     )
