@@ -43,7 +43,11 @@ class Settings(BaseSettings):
     max_turn_chars: int = Field(default=8000, ge=10)  # each history turn or chat message
     max_messages: int = Field(default=100, ge=1)  # /v1/chat/completions `messages`
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)  # a JSON request body
-    abstain_threshold: float = Field(default=0.35, ge=0, le=1)  # see docs/evaluation.md
+    # "learned": the trained sentence selector (opt-in; docs/evaluation.md, issue 13)
+    answerer: Literal["extractive", "learned"] = "extractive"
+    # None: 0.35 for the extractive answerer, the selector model's calibrated threshold for
+    # the learned one (docs/evaluation.md)
+    abstain_threshold: float | None = Field(default=None, ge=0, le=1)
     llm_base_url: HttpUrl | None = None  # None: extractive answers
     llm_model: str = "default"
     llm_api_key: SecretStr | None = None

@@ -14,9 +14,10 @@ from index.docstore import DocStore
 from index.embedders import Embedder, make_embedder
 from index.errors import NotFound, SearchIndexError
 from index.search import Fusion, Searcher
-from server.answer.answerer import Answerer, ExtractiveAnswerer
+from server.answer.answerer import EXTRACTIVE_THRESHOLD, Answerer, ExtractiveAnswerer
 from server.answer.facts import FactsAnswerer
 from server.answer.facts_match import FactsLookup, Sourced
+from server.answer.learned import LearnedAnswerer
 from server.extraction import facts_of
 from server.feedback import FeedbackStore
 from server.http.metrics import Metrics
@@ -62,15 +63,26 @@ def idf_from(searcher: Searcher) -> Any:
     return idf
 
 
-def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer:
-    """The default answerer, with the configured abstention threshold.
+def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer | LearnedAnswerer:
+    """The sentence-quoting answerer `CLUSTERCHAT_ANSWERER` names, with its threshold.
 
-    It scores sentences by their own vectors where the index has them, else by their
-    passage's similarity.
+    "extractive" (the default) is the hand-tuned one, abstaining below 0.35 unless
+    `CLUSTERCHAT_ABSTAIN_THRESHOLD` says otherwise; "learned" is the trained selector,
+    abstaining below its model's calibrated threshold unless the setting is given. Both
+    score sentences by their own vectors where the index has them, else by their passage's
+    similarity.
     """
+    idf = idf_from(searcher)
+    if settings.answerer == "learned":
+        return LearnedAnswerer(
+            idf,
+            threshold=settings.abstain_threshold,
+            sentence_similarity=searcher.sentence_similarity,
+        )
+    threshold = settings.abstain_threshold
     return ExtractiveAnswerer(
-        idf_from(searcher),
-        threshold=settings.abstain_threshold,
+        idf,
+        threshold=EXTRACTIVE_THRESHOLD if threshold is None else threshold,
         sentence_similarity=searcher.sentence_similarity,
     )
 
@@ -120,7 +132,7 @@ class Services:
     store: DocStore
     embedder: Embedder
     searcher: Searcher
-    extractive: ExtractiveAnswerer
+    extractive: ExtractiveAnswerer | LearnedAnswerer  # CLUSTERCHAT_ANSWERER
     answerer: Answerer
     llm: Any | None  # server.answer.llm.LLMAnswerer when an LLM is configured
     jobs: JobRunner
