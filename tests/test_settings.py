@@ -61,6 +61,7 @@ def test_overlap_must_be_smaller_than_the_chunk_size():
         ({"bm25_weight": float("nan")}, "CLUSTERCHAT_BM25_WEIGHT=nan"),
         ({"top_k": 0}, "CLUSTERCHAT_TOP_K=0"),
         ({"abstain_threshold": 1.5}, "CLUSTERCHAT_ABSTAIN_THRESHOLD=1.5"),
+        ({"answerer": "neural"}, "CLUSTERCHAT_ANSWERER='neural'"),
         ({"llm_timeout": 0}, "CLUSTERCHAT_LLM_TIMEOUT=0"),
         ({"llm_retries": 9}, "CLUSTERCHAT_LLM_RETRIES=9"),
     ],
@@ -153,3 +154,25 @@ def test_ingest_with_an_embedder_that_cannot_load_stores_nothing(tmp_path):
     assert bogus.returncode == 2
     assert "CLUSTERCHAT_EMBEDDER='bogus': use 'e5' or 'st:<path-or-name>'" in bogus.stderr
     assert not data.exists()
+
+
+def test_an_unknown_answerer_is_one_line_and_exit_2(tmp_path):
+    data = tmp_path / "data"
+    result = cli(
+        "ask", "Chi?", "--data-dir", data, env={"CLUSTERCHAT_ANSWERER": "neural"}, cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "CLUSTERCHAT_ANSWERER='neural'" in result.stderr
+    assert "extractive" in result.stderr
+    assert "learned" in result.stderr
+    assert not data.exists()
+
+
+def test_the_answerer_defaults_to_the_hand_tuned_one(monkeypatch):
+    monkeypatch.delenv("CLUSTERCHAT_ANSWERER", raising=False)
+    monkeypatch.delenv("CLUSTERCHAT_ABSTAIN_THRESHOLD", raising=False)
+    assert Settings().answerer == "extractive"
+    assert Settings().abstain_threshold is None  # each answerer's own default
+    monkeypatch.setenv("CLUSTERCHAT_ANSWERER", "learned")
+    assert Settings().answerer == "learned"
