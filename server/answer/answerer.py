@@ -419,13 +419,13 @@ class ExtractiveAnswerer:
             ):
                 break
             if (other.span or typed is None or not self.weights.companion_needs_span) and not any(
-                _overlaps(other, c) for c in chosen
+                overlaps(other, c) for c in chosen
             ):
                 chosen.append(other)
         # The best sentence leads; companions follow in reading order.
         chosen[1:] = sorted(chosen[1:], key=lambda c: (c.rank, c.start))
-        citations = tuple(_citation(n, c) for n, c in enumerate(chosen, start=1))
-        text = " ".join(f"{_one_line(c.quote)} [{c.n}]" for c in citations)
+        citations = tuple(citation_for(n, c) for n, c in enumerate(chosen, start=1))
+        text = " ".join(f"{one_line(c.quote)} [{c.n}]" for c in citations)
         return Answer(text, False, citations, "extractive", (), language(question))
 
 
@@ -436,7 +436,22 @@ def _is_heading(sentence: str, hit: Hit) -> bool:
     return len(sentence) < 60 and sentence[-1:] not in '.!?…»"”)'
 
 
-def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+class Located(Protocol):
+    """A sentence of a hit, as both answerers rank them: offsets into the chunk text and the
+    answer span inside the sentence."""
+
+    @property
+    def hit(self) -> Hit: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def span(self) -> tuple[int, int] | None: ...
+
+
+def overlaps(a: Located, b: Located) -> bool:
+    """True when two sentences share characters of one article."""
     if a.hit.chunk.article_id != b.hit.chunk.article_id:
         return False
     a0, a1 = a.hit.chunk.start + a.start, a.hit.chunk.start + a.end
@@ -444,11 +459,13 @@ def _overlaps(a: _Candidate, b: _Candidate) -> bool:
     return a0 < b1 and b0 < a1
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace made one space."""
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _citation(n: int, c: _Candidate) -> Citation:
+def citation_for(n: int, c: Located) -> Citation:
+    """Citation [n] quoting sentence `c` verbatim, its answer span highlighted."""
     chunk = c.hit.chunk
     start, end = chunk.start + c.start, chunk.start + c.end
     span = (start + c.span[0], start + c.span[1]) if c.span else (None, None)

@@ -7,7 +7,6 @@ against 14 of 14, docs/evaluation.md "Learned selector (issue 13)").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
@@ -24,7 +23,10 @@ from server.answer.answerer import (
     Span,
     Turn,
     abstain,
+    citation_for,
     followup_query,
+    one_line,
+    overlaps,
 )
 from server.answer.cues import format_date, language, resolve_date
 from server.answer.selector import (
@@ -127,11 +129,11 @@ class LearnedAnswerer:
             limit = min(self.max_sentences, len(hits))
             if len(chosen) == limit or p < self.selector.companion * p_best:
                 break
-            if not any(_overlaps(other, c) for c in chosen):
+            if not any(overlaps(other, c) for c in chosen):
                 chosen.append(other)
         # The best sentence leads; companions follow in reading order.
         chosen[1:] = sorted(chosen[1:], key=lambda c: (c.rank, c.start))
-        citations = tuple(_citation(n, c) for n, c in enumerate(chosen, start=1))
+        citations = tuple(citation_for(n, c) for n, c in enumerate(chosen, start=1))
         lang = language(question)
         span = _span(citations[0])
         return Answer(
@@ -156,9 +158,9 @@ def compose(
     if span is not None:
         resolved = resolve_date(span.text, published)
         full = f" ({format_date(resolved, lang)})" if resolved else ""
-        parts.append(f"{_one_line(span.text)}{full} [1].")
+        parts.append(f"{one_line(span.text)}{full} [1].")
     for c in citations:
-        quote = _one_line(c.quote)
+        quote = one_line(c.quote)
         if lang == "en":
             lead = "The article says" if c.n == 1 else "It also says"
             parts.append(f'{lead} (in Italian): "{quote}" [{c.n}]')
@@ -172,37 +174,3 @@ def _span(citation: Citation) -> Span | None:
         return None
     a, b = citation.highlight_start - citation.start, citation.highlight_end - citation.start
     return Span(citation.quote[a:b], citation.highlight_start, citation.highlight_end)
-
-
-def _overlaps(a: Candidate, b: Candidate) -> bool:
-    if a.hit.chunk.article_id != b.hit.chunk.article_id:
-        return False
-    a0, a1 = a.hit.chunk.start + a.start, a.hit.chunk.start + a.end
-    b0, b1 = b.hit.chunk.start + b.start, b.hit.chunk.start + b.end
-    return a0 < b1 and b0 < a1
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _citation(n: int, c: Candidate) -> Citation:
-    chunk = c.hit.chunk
-    start, end = chunk.start + c.start, chunk.start + c.end
-    span = (start + c.span[0], start + c.span[1]) if c.span else (None, None)
-    return Citation(
-        n=n,
-        article_id=chunk.article_id,
-        chunk_id=chunk.id,
-        title=c.hit.title,
-        url=c.hit.url,
-        published=c.hit.published,
-        quote=chunk.text[c.start : c.end],
-        start=start,
-        end=end,
-        highlight_start=span[0],
-        highlight_end=span[1],
-        passage=chunk.text,
-        passage_start=chunk.start,
-        source=c.hit.source,
-    )

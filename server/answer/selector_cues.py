@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from index.lexical import tokenize
+from server.answer.cues import _KINDS as _CUE_KINDS
 from server.answer.cues import _MONTH, _NAME_WORD, _NOT_NAMES, _PARTICLE, _TITLE, _YEAR
 from server.answer.lexicon import CONCEPTS as _CONCEPTS
 from server.answer.lexicon import Concept
@@ -35,17 +36,7 @@ CONCEPTS: tuple[Concept, ...] = tuple(
 )
 
 _KINDS = (
-    ("number", re.compile(r"\b(quant[ioa]|quante|how (many|much)|che cifra|numero di)\b", re.I)),
-    ("person", re.compile(r"\b(chi|who|whom|whose)\b", re.I)),
-    (
-        "date",
-        re.compile(
-            r"\b(quando|when|in che (anno|giorno|data|mese)|what (year|date|day)|"
-            r"which (year|date|day)|che anno|entro quando|data|scadenza|deadline)\b",
-            re.I,
-        ),
-    ),
-    ("place", re.compile(r"\b(dove|where|in quale (città|luogo|paese|sede))\b", re.I)),
+    *_CUE_KINDS,
     (
         "title",
         re.compile(
