@@ -18,6 +18,10 @@ from reportlab.pdfgen import canvas
 
 from index.docstore import DocStore
 from index.embedders import E5Embedder, SentenceTransformerEmbedder
+from index.search import Searcher
+from server.pipeline import ingest_paths, update_index
+from server.settings import Settings
+from server.wiring import searcher_for
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "tests" / "data"
@@ -33,6 +37,28 @@ def e5() -> E5Embedder:
     embedder = E5Embedder()
     embedder.query("riscaldamento")  # load now, so the first test does not pay for it
     return embedder
+
+
+@pytest.fixture(scope="session")
+def demo_index(
+    tmp_path_factory: pytest.TempPathFactory, e5: E5Embedder
+) -> tuple[Settings, Searcher]:
+    """demo/corpus stored and indexed once per session, with its settings and a searcher.
+
+    Read-only: the quality tests of both answerers share it.
+    """
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"))
+    store = DocStore(settings.db_path)
+    report = ingest_paths(
+        [REPO / "demo" / "corpus"],
+        store,
+        chunk_chars=settings.chunk_chars,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    assert not report.failed
+    update_index(store, e5, settings.index_dir)
+    store.close()
+    return settings, searcher_for(settings, e5)
 
 
 @pytest.fixture(scope="session")

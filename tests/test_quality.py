@@ -24,9 +24,8 @@ from server.answer.evaluate import (
     normalise,
 )
 from server.answer.qa import ask
-from server.pipeline import ingest_paths, update_index
 from server.settings import Settings
-from server.wiring import extractive_for, idf_from, searcher_for
+from server.wiring import extractive_for, idf_from
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = load_questions(REPO / "demo" / "questions.jsonl")
@@ -36,19 +35,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, e5) -> tuple[Settings, Searcher]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"))
-    store = DocStore(settings.db_path)
-    report = ingest_paths(
-        [REPO / "demo" / "corpus"],
-        store,
-        chunk_chars=settings.chunk_chars,
-        chunk_overlap=settings.chunk_overlap,
-    )
-    assert not report.failed
-    update_index(store, e5, settings.index_dir)
-    store.close()
-    return settings, searcher_for(settings, e5)
+def demo(demo_index: tuple[Settings, Searcher]) -> tuple[Settings, Searcher]:
+    return demo_index
 
 
 @pytest.fixture(scope="module")
