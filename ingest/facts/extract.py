@@ -312,13 +312,18 @@ _NOT_PLACE = re.compile(
 )
 
 
+def _event_name(found: str) -> str:
+    """An event's name as matched, without the article before it ("la European …")."""
+    name = re.sub(r"\s+", " ", found).strip()
+    return re.sub(r"^(?:Il|La|Lo|L['’]|Al|Alla|Nel|Nella|Del|Della)\s+", "", name)
+
+
 def _event_mentions(article: Article, all_units: list[Unit]) -> list[list[tuple[str, Unit]]]:
     """Event names in the first units, grouped when they name the same event."""
     groups: list[list[tuple[str, Unit]]] = []
     for unit in all_units[:12]:
         for match in _EVENT.finditer(article.text, unit.start, unit.end):
-            name = re.sub(r"\s+", " ", match.group(1)).strip()
-            name = re.sub(r"^(?:Il|La|Lo|L['’]|Al|Alla|Nel|Nella|Del|Della)\s+", "", name)
+            name = _event_name(match.group(1))
             if len(name.split()) < 2:
                 continue
             group = next((g for g in groups if same_title(g[0][0], name)), None)
@@ -337,7 +342,7 @@ def _event_in_title(
     match = _EVENT.search(article.title)
     if match is None:
         return []
-    name = re.sub(r"^(?:Il|La|Lo|L['’]|Al|Alla|Nel|Nella|Del|Della)\s+", "", match.group(1).strip())
+    name = _event_name(match.group(1))
     for unit in all_units[:12]:
         if any(
             m.dates for m in find_dates(article.text, article.published, unit.start, unit.end, hint)
