@@ -20,7 +20,7 @@ from ingest.sentences import sentence_spans
 from ingest.types import Article
 
 # Bumped whenever extraction changes, so `clusterchat reindex` recomputes stored facts.
-EXTRACTOR_VERSION = "4"
+EXTRACTOR_VERSION = "5"
 
 # Kinds whose people, named without a cue, are the session's speakers.
 _TALK_KINDS = {"panel", "tavola_rotonda", "workshop", "plenaria"}
@@ -77,6 +77,8 @@ _JOB_NOUNS = frozenset(
     consigliera fondatore fondatrice professore professoressa docente ricercatore ricercatrice
     """.split()  # noqa: SIM905
 )
+# "Anna Pedrali, per un processo …" starts a complement, not a job title.
+_PREPOSITIONS = frozenset("per con su tra fra in a da".split())  # noqa: SIM905
 _APPOSITIVE = re.compile(r"\s*(?:\(([^)]{2,80})\)|,\s+([^,;.()«»|]{3,120}))")
 _OF = re.compile(r"\s(?:di|del|della|dello|dell['’]|dei|degli|delle|at|of)\s*(?=[A-ZÀ-Þ])")
 
@@ -91,7 +93,7 @@ def _appositive(text: str, mention: NameMention, end: int) -> tuple[str | None, 
     phrase = re.sub(r"\s+", " ", match.group(2)).strip()
     phrase = re.split(r"\s+(?:e|che|ha|hanno|è|sono|con|per)\s+", phrase)[0]
     words = phrase.split()
-    if not words or len(words) > 14 or fold(words[0]) in _DETERMINERS:
+    if not words or len(words) > 14 or fold(words[0]) in _DETERMINERS | _PREPOSITIONS:
         return None, None  # "Elisabetta Bracci, i cluster sono emersi…" is no job title
     if not phrase[0].islower() and fold(words[0]) not in _JOB_NOUNS:
         return None, None
@@ -99,6 +101,36 @@ def _appositive(text: str, mention: NameMention, end: int) -> tuple[str | None, 
     if of is None:
         return None, phrase
     return phrase[of.end() :].strip() or None, phrase[: of.start()].strip() or None
+
+
+# An award that goes to an organisation ("è andato a Sensoria Mobility, … a ritirarlo è stato
+# il cofondatore X"; "Menzione speciale per Stampaggi Valtrompia, rappresentata da X").
+_AWARDED_TO = re.compile(
+    r"(?:(?:è|sono)\s+(?:andat[oaie]|stat[oaie]\s+(?:assegnat|attribuit|conferit)[oaie])"
+    r"|[Mm]enzion[ei]\s+special[ei](?:\s+(?:è|sono)\s+andat[ae])?|(?:ha|hanno)\s+premiato)"
+    r"\s+(?:a|ad|al|alla|allo|all['’]|per|la|il)\s*"
+    r"(?P<org>[A-ZÀ-Þ][\w&'’.-]*(?:\s+(?:&\s+)?[A-ZÀ-Þ0-9][\w&'’.-]*){0,4})"
+)
+
+
+def _award_organisations(text: str, unit: Unit, names: list[NameMention]) -> dict[int, str]:
+    """Name index -> the organisation an award went to, for the first name after it.
+
+    The organisation is the capitalised phrase after an award verb that is not itself a
+    person's name; the person is the first name after it, before the next award phrase.
+    """
+    found = [
+        m
+        for m in _AWARDED_TO.finditer(text, unit.start, unit.end)
+        if not any(n.start <= m.start("org") < n.end for n in names)
+    ]
+    orgs: dict[int, str] = {}
+    for k, match in enumerate(found):
+        stop = found[k + 1].start() if k + 1 < len(found) else unit.end
+        after = [i for i, n in enumerate(names) if match.end("org") <= n.start < stop]
+        if after:
+            orgs[after[0]] = match.group("org").rstrip(".")
+    return orgs
 
 
 _VERB_BETWEEN = re.compile(r"\s(?:ha|hanno|è|sono|era|erano|che|il\s+quale|la\s+quale)\s")
@@ -232,11 +264,14 @@ class _Reader:
         cues = find_cues(text, unit.start, unit.end)
         governs = _governed(cues, names, text[: unit.end])
         recent = self.current if index - self.current_unit <= _CONTEXT_UNITS else None
+        awarded = _award_organisations(text, unit, names)
         for i, mention in enumerate(names):
             draft = self.people.setdefault(fold(mention.name), _Draft(mention.name))
             if draft.organisation is None and draft.job_title is None:
                 draft.organisation, draft.job_title = _appositive(text, mention, unit.end)
             roles = {cue.role for cue in governs.get(i, [])}
+            if "award_winner" in roles and i in awarded and draft.organisation is None:
+                draft.organisation = awarded[i]
             explicit = bool(roles)
             if not roles and recent is not None:
                 default = self._default_role(recent)

@@ -209,6 +209,14 @@ def _phrase(role: str, session: Session | None, lang: str, plural: bool) -> str:
     }[role]
 
 
+def _winner(person: Person, role: str, quote: str) -> str:
+    """An award winner with the organisation the award went to, when its quote names it."""
+    org = person.organisation
+    if role == "award_winner" and org and fold(org) in fold(quote):
+        return f"{person.name} ({org})"
+    return person.name
+
+
 def compose_role(
     question: str,
     role: str,
@@ -226,7 +234,7 @@ def compose_role(
     for person, index in people:
         r = person.roles[index]
         mark = quotes.mark(r.start, r.end)
-        names.append((person.name, mark))
+        names.append((_winner(person, role, sourced.article.text[r.start : r.end]), mark))
         named.append(
             Named(person.name, role, person.organisation, person.job_title, int(mark[1:-1]))
         )

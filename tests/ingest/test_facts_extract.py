@@ -157,3 +157,25 @@ def test_the_shared_seed_article() -> None:
     roles = _roles(facts)
     assert ("Elisabetta Bracci", "speaker", "Creare valore condiviso attraverso i cluster") in roles
     assert ("Thierry Breton", "opening", None) in roles
+
+
+AWARDS = """Il Premio Filiera 2025 è andato a Grano Vivo, start-up di Forlì: a ritirarlo è stata \
+la fondatrice Elena Casadei. Menzione speciale per Serre Adriatiche, rappresentata dal \
+direttore tecnico Paolo Gori, per un impianto di irrigazione a goccia. Nella categoria \
+giovani ha vinto Sara Neri, agronoma di Cesena; nella categoria imprese il riconoscimento è \
+andato a Oliveti Riuniti, rappresentata dal presidente Marco Bassi.
+"""
+
+
+def test_an_award_that_went_to_an_organisation_names_it_for_its_representative() -> None:
+    article = Article(id="a2", source="premi.txt", title="Premi", text=AWARDS)
+    people = {p.name: p for p in extract_facts(article).people}
+    assert {n: p.organisation for n, p in people.items() if n != "Sara Neri"} == {
+        "Elena Casadei": "Grano Vivo",
+        "Paolo Gori": "Serre Adriatiche",
+        "Marco Bassi": "Oliveti Riuniti",
+    }
+    # A complement after the name is no job title; a person who won is not an organisation.
+    assert people["Paolo Gori"].job_title is None
+    assert people["Sara Neri"].organisation != "Oliveti Riuniti"
+    assert all(r.role == "award_winner" for p in people.values() for r in p.roles)

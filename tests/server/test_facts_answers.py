@@ -37,6 +37,9 @@ Il panel «Boschi e clima» è stato il momento più seguito. Ne hanno discusso 
 presidente di Legnoverde, e Bruno Vitali, direttore della Segheria Vitali.
 
 Ad aprire i lavori è stata Marta Siboni, presidente del Cluster Legno Romagna.
+
+Il Premio Legno Giovane è andato a Falegnameria Zani di Faenza: a ritirarlo è stato il \
+titolare Luca Zani.
 """
 
 
@@ -216,3 +219,10 @@ def test_questions_that_are_not_about_roles_or_event_dates(question: str) -> Non
     # "Chi" inside a name is no question word; a date of something else is no event date.
     assert asked_role(question) is None
     assert not asks_event_date(question)
+
+
+def test_an_award_winner_is_named_with_the_organisation_it_went_to(client: TestClient) -> None:
+    body = ask(client, "Chi ha vinto il Premio Legno Giovane alla Fiera del Legno 2024?")
+    assert body["answerer"] == "facts"
+    assert "Luca Zani (Falegnameria Zani)" in body["answer"]
+    _quotes_are_verbatim(client, body)
