@@ -79,3 +79,10 @@ def test_percentiles_interpolate_and_never_invert():
         assert percentile(values, 95) >= percentile(values, 50)
     with pytest.raises(ValueError, match="percentile 50 of 0 values"):
         percentile([], 50)
+
+
+@pytest.mark.parametrize("part", ["blind", "blind-2"])
+def test_wrong_answers_are_never_printed_for_a_blind_events_part(part: str) -> None:
+    from scripts.eval_events import main
+
+    assert main([part, "--errors"]) == 2
