@@ -287,7 +287,8 @@ class FactsAnswerer:
             if len(awards) <= 1:
                 return [(awards[0] if awards else None, 0.5)]
             return [(s, overlap(terms, s.title)) for s in awards]
-        wanted = {"keynote"} if role == "keynote" else _TALKS
+        # A keynote's speaker holds the keynote role: a speaker question is about the others.
+        wanted = {"keynote"} if role == "keynote" else _TALKS - {"keynote"}
         if kind is not None and role != "keynote":
             wanted = (
                 {kind, "panel", "tavola_rotonda"} if kind in {"panel", "tavola_rotonda"} else {kind}

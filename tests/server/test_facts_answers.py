@@ -38,6 +38,9 @@ presidente di Legnoverde, e Bruno Vitali, direttore della Segheria Vitali.
 
 Ad aprire i lavori è stata Marta Siboni, presidente del Cluster Legno Romagna.
 
+Il keynote «Reti di imprese per il legno» è stato tenuto da Giorgio Valli. Il panel «Reti \
+intelligenti e accumuli nelle segherie» ha riunito Paolo Neri e Lucia Gatti.
+
 Il Premio Legno Giovane è andato a Falegnameria Zani di Faenza: a ritirarlo è stato il \
 titolare Luca Zani.
 """
@@ -226,3 +229,12 @@ def test_an_award_winner_is_named_with_the_organisation_it_went_to(client: TestC
     assert body["answerer"] == "facts"
     assert "Luca Zani (Falegnameria Zani)" in body["answer"]
     _quotes_are_verbatim(client, body)
+
+
+def test_a_speaker_question_is_not_about_the_keynote(client: TestClient) -> None:
+    # "reti" is in both titles; only the panel has speakers, the keynote has its keynote.
+    body = ask(client, "Chi ha parlato di reti e batterie smart per le aziende nel 2024?")
+    assert body["answerer"] == "facts"
+    assert "Paolo Neri" in body["answer"]
+    assert "Lucia Gatti" in body["answer"]
+    assert "Giorgio Valli" not in body["answer"]
