@@ -20,7 +20,7 @@ from ingest.sentences import sentence_spans
 from ingest.types import Article
 
 # Bumped whenever extraction changes, so `clusterchat reindex` recomputes stored facts.
-EXTRACTOR_VERSION = "5"
+EXTRACTOR_VERSION = "6"
 
 # Kinds whose people, named without a cue, are the session's speakers.
 _TALK_KINDS = {"panel", "tavola_rotonda", "workshop", "plenaria"}

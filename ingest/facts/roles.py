@@ -27,12 +27,12 @@ _CUES: tuple[tuple[str, str, bool], ...] = (
     ),
     (
         "opening",
-        r"(?:ha|hanno)\s+aperto|apert[oaie]\s+(?:i\s+lavori|la\s+giornata)|ad?\s+aprire|aprire\s+i\s+lavori|apertura\s+dei\s+lavori|saluti\s+istituzionali|saluto\s+istituzionale|saluti\s+di\s+benvenuto|benvenuto|opened\s+by",
+        r"(?:ha|hanno)\s+aperto|apert[oaie]\s+(?:i\s+lavori|la\s+giornata|da)|ad?\s+aprire|aprire\s+i\s+lavori|apertura\s+dei\s+lavori|saluti\s+istituzionali|saluto\s+istituzionale|saluti\s+di\s+benvenuto|benvenuto|opened\s+by",
         True,
     ),
     (
         "closing",
-        r"(?:ha|hanno)\s+chiuso\s+(?:i\s+lavori|la\s+giornata|l['’]evento|il\s+forum|la\s+conferenza|la\s+manifestazione|la\s+due\s+giorni|il\s+summit|l['’]incontro)|a\s+chiudere\s+(?:i\s+lavori|la\s+giornata|l['’]evento|il\s+forum|la\s+conferenza|la\s+manifestazione|la\s+due\s+giorni|il\s+summit)|chiusura\s+dei\s+lavori|conclusioni|conclus[oa]\s+(?:i\s+lavori|la\s+giornata)|closed\s+by",
+        r"(?:ha|hanno)\s+chiuso\s+(?:i\s+lavori|la\s+giornata|l['’]evento|il\s+forum|la\s+conferenza|la\s+manifestazione|la\s+due\s+giorni|il\s+summit|l['’]incontro)|a\s+chiudere\s+(?:i\s+lavori|la\s+giornata|l['’]evento|il\s+forum|la\s+conferenza|la\s+manifestazione|la\s+due\s+giorni|il\s+summit)|chiusura\s+dei\s+lavori|chius[oaie]\s+da|conclusioni|conclus[oa]\s+(?:i\s+lavori|la\s+giornata)|closed\s+by",
         True,
     ),
     ("keynote", r"keynote|lectio\s+magistralis|relazione\s+introduttiva", True),

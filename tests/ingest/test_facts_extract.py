@@ -179,3 +179,15 @@ def test_an_award_that_went_to_an_organisation_names_it_for_its_representative()
     assert people["Paolo Gori"].job_title is None
     assert people["Sara Neri"].organisation != "Oliveti Riuniti"
     assert all(r.role == "award_winner" for p in people.values() for r in p.roles)
+
+
+def test_opening_and_closing_in_the_passive_voice() -> None:
+    text = (
+        "I lavori sono stati aperti da Andrea Musso, direttore del Polo Energia. "
+        "La giornata è stata poi chiusa da Giulia Rostagno, presidente del Polo Energia."
+    )
+    article = Article(id="a3", source="forum.txt", title="Forum", text=text)
+    assert _roles(extract_facts(article)) == {
+        ("Andrea Musso", "opening", None),
+        ("Giulia Rostagno", "closing", None),
+    }
