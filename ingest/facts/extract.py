@@ -20,7 +20,7 @@ from ingest.sentences import sentence_spans
 from ingest.types import Article
 
 # Bumped whenever extraction changes, so `clusterchat reindex` recomputes stored facts.
-EXTRACTOR_VERSION = "6"
+EXTRACTOR_VERSION = "7"
 
 # Kinds whose people, named without a cue, are the session's speakers.
 _TALK_KINDS = {"panel", "tavola_rotonda", "workshop", "plenaria"}
@@ -131,6 +131,24 @@ def _award_organisations(text: str, unit: Unit, names: list[NameMention]) -> dic
         if after:
             orgs[after[0]] = match.group("org").rstrip(".")
     return orgs
+
+
+# A relative clause about what someone did before ("X, che un anno fa aveva firmato il
+# keynote", "che nel 2023 sedeva tra i relatori", "che aveva aperto l'edizione 2023") states
+# no role at this event: its role words and session words are not read.
+_BACKGROUND = re.compile(
+    r",\s+che\s+(?=[^;|]*?\b(?:aveva|avevano|era\s+stat[oa]|erano\s+stat[ie]|sedeva|sedevano|"
+    r"un\s+anno\s+fa|l['’]anno\s+scorso|mesi\s+prima|anni\s+fa|(?:all['’]|nell['’])?edizione\s+"
+    r"precedente|scorsa\s+edizione)\b)[^;|]*"
+)
+
+
+def _background(text: str, unit: Unit) -> list[tuple[int, int]]:
+    return [m.span() for m in _BACKGROUND.finditer(text, unit.start, unit.end)]
+
+
+def _inside(offset: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= offset < end for start, end in spans)
 
 
 _VERB_BETWEEN = re.compile(r"\s(?:ha|hanno|è|sono|era|erano|che|il\s+quale|la\s+quale)\s")
@@ -246,8 +264,11 @@ class _Reader:
         text = self.text
         # Programme slots without a title ("Saluti istituzionali") are sessions only in a
         # programme row; in prose those words are role cues.
+        past = _background(text, unit)
         mentions = [
-            m for m in find_sessions(text, unit.start, unit.end) if unit.row or m.kind != "other"
+            m
+            for m in find_sessions(text, unit.start, unit.end)
+            if (unit.row or m.kind != "other") and not _inside(m.start, past)
         ]
         names = find_names(text, unit.start, unit.end)
         named_here: int | None = None
@@ -261,7 +282,7 @@ class _Reader:
             self.current = None  # a row without a session is not about the last one
         if not names:
             return
-        cues = find_cues(text, unit.start, unit.end)
+        cues = [c for c in find_cues(text, unit.start, unit.end) if not _inside(c.start, past)]
         governs = _governed(cues, names, text[: unit.end])
         recent = self.current if index - self.current_unit <= _CONTEXT_UNITS else None
         awarded = _award_organisations(text, unit, names)

@@ -191,3 +191,18 @@ def test_opening_and_closing_in_the_passive_voice() -> None:
         ("Andrea Musso", "opening", None),
         ("Giulia Rostagno", "closing", None),
     }
+
+
+def test_a_clause_about_what_someone_did_before_states_no_role() -> None:
+    text = (
+        "Il panel «Robot e lavoro» ha riunito Carla Bini e Dario Serra. "
+        "A guidare il confronto è stata Giulia Ferri, che un anno fa aveva firmato il keynote. "
+        "Le conclusioni sono state affidate a Marco Villa, che aveva aperto l'edizione 2023."
+    )
+    article = Article(id="a4", source="forum.txt", title="Forum", text=text)
+    assert _roles(extract_facts(article)) == {
+        ("Carla Bini", "speaker", "Robot e lavoro"),
+        ("Dario Serra", "speaker", "Robot e lavoro"),
+        ("Giulia Ferri", "moderator", "Robot e lavoro"),
+        ("Marco Villa", "closing", None),
+    }
