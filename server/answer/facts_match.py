@@ -40,7 +40,7 @@ NOISE = frozenset(
         "moderatore moderatrice aperto chiuso lavori vinto premiato consegnato giuria coordinato "
         "spoke speak speakers moderated opened closed won jury coordinated panel tavola rotonda "
         "sessione session workshop keynote evento event the on at of a al alla del della nel "
-        "nella in"
+        "nella in about and for with from by to may"
     )
 )
 
@@ -131,13 +131,30 @@ def prefixes(terms: set[str]) -> set[str]:
     return {t[:5] for t in terms}
 
 
+def _bigrams(term: str) -> set[str]:
+    return {term[i : i + 2] for i in range(len(term) - 1)}
+
+
+def cognates(a: str, b: str) -> bool:
+    """Stems of one word in two languages: "electrification" and "elettrif", "sustainabil"
+    and "sostenibil" (long stems with one first letter whose shorter one's letter pairs are
+    mostly the other's), or one five-letter prefix."""
+    if a[:5] == b[:5]:
+        return True
+    if len(a) < 6 or len(b) < 6 or a[0] != b[0]:
+        return False
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / min(len(x), len(y)) >= 0.7
+
+
 def overlap(question_terms: set[str], text: str) -> float:
-    """Share of the shorter side's terms that the other holds (five-letter prefixes)."""
-    terms = prefixes(set(tokenize(text)) - NOISE)
-    asked = prefixes(question_terms)
-    if not terms or not asked:
+    """Share of the shorter side's terms that the other holds (five-letter prefixes, or
+    cognates across Italian and English)."""
+    terms = set(tokenize(text)) - NOISE
+    if not terms or not question_terms:
         return 0.0
-    return len(terms & asked) / min(len(terms), len(asked))
+    held = {t[:5] for t in terms if any(cognates(t, q) for q in question_terms)}
+    return len(held) / min(len(prefixes(terms)), len(prefixes(question_terms)))
 
 
 _SESSION_ORDINAL = re.compile(

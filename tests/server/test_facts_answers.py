@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 
 from index.docstore import DocStore
 from index.embedder import E5Embedder
+from index.lexical import tokenize
 from server.answer.answerer import Answer, Citation
 from server.answer.facts import asked_role, asks_event_date
+from server.answer.facts_match import cognates
 from server.answer.facts_text import composed_is_quoted, format_dates, with_resolved_dates
 from server.http.app import create_app
 from server.pipeline import ingest_paths, update_index
@@ -238,3 +240,20 @@ def test_a_speaker_question_is_not_about_the_keynote(client: TestClient) -> None
     assert "Paolo Neri" in body["answer"]
     assert "Lucia Gatti" in body["answer"]
     assert "Giorgio Valli" not in body["answer"]
+
+
+@pytest.mark.parametrize(
+    ("english", "italian", "same"),
+    [
+        ("electrification", "elettrificazione", True),
+        ("efficiency", "efficienza", True),
+        ("internationalization", "internazionalizzazione", True),
+        ("mobility", "mobilità", True),
+        ("regional", "nazionale", False),
+        ("digital", "capitale", False),
+        ("innovation", "informazione", False),
+        ("supply", "supporto", False),
+    ],
+)
+def test_cognates_across_english_and_italian(english: str, italian: str, same: bool) -> None:
+    assert cognates(tokenize(english)[0], tokenize(italian)[0]) is same
