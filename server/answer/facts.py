@@ -30,6 +30,7 @@ from server.answer.facts_match import (
     FactsLookup,
     Sourced,
     anchors,
+    cognates,
     other_occasion_only,
     overlap,
     same_occasion,
@@ -212,6 +213,9 @@ class FactsAnswerer:
             return _event_dates(question, candidates)
         if person_question:
             answer = self._sessions_of_person(question, candidates)
+            if answer is None and find_names(question) and _covering(question, candidates):
+                logger.info("facts: the person asked about is not named at the event asked about")
+                return abstain(question, hits, "facts")
             if answer is not None or role is None:
                 return answer
         assert role is not None
@@ -220,6 +224,9 @@ class FactsAnswerer:
             return abstain(question, hits, "facts")
         pick = self._pick(question, role, candidates, order)
         if pick is None:
+            if _covering(question, candidates) is not None:
+                logger.info("facts: the event asked about states no %s", role)
+                return abstain(question, hits, "facts")
             return None
         people = _with_role(pick.sourced.facts, role, pick.session)
         if not people:
@@ -364,6 +371,18 @@ class FactsAnswerer:
         if described is not None and not named:
             return compose_person(question, described[1], described[2])
         return None
+
+
+def _covering(question: str, candidates: Sequence[Sourced]) -> Sourced | None:
+    """The article whose event the question names in full ("… ai Toscana Creative Days"):
+    every word of an event name of two words or more is in the question."""
+    asked = set(tokenize(with_exonyms(question)))
+    for sourced in candidates:
+        for event in sourced.facts.events:
+            words = set(tokenize(event.name)) - NOISE
+            if len(words) >= 2 and all(any(cognates(w, q) for q in asked) for w in words):
+                return sourced
+    return None
 
 
 _DATE_QUESTION = re.compile(

@@ -257,3 +257,16 @@ def test_a_speaker_question_is_not_about_the_keynote(client: TestClient) -> None
 )
 def test_cognates_across_english_and_italian(english: str, italian: str, same: bool) -> None:
     assert cognates(tokenize(english)[0], tokenize(italian)[0]) is same
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Chi ha consegnato i premi alla Fiera del Legno 2023?",  # that edition gave none
+        "In quale sessione della Fiera del Legno è intervenuta Marta Rossini?",  # not there
+    ],
+)
+def test_what_the_named_event_does_not_state_abstains(client: TestClient, question: str) -> None:
+    body = ask(client, question)
+    assert body["answerer"] == "facts"
+    assert body["abstained"] is True
