@@ -46,6 +46,7 @@ from server.answer.selector import (
     unknown_name,
 )
 from server.answer.selector_cues import question_kind
+from server.answer.spans import lead_span
 from server.settings import Settings
 from server.wiring import embedder_for, idf_from, searcher_for
 
@@ -104,7 +105,12 @@ def collect(data_dir: Path, questions: list[Question], part: str, split: dict[st
             answers = [normalise(a) for a in q.answers if normalise(a)]
             has = [any(a in normalise(c.sentence) for a in answers) for c in found]
             is_gold = [bool(gold) and q.is_gold(c.hit) for c in found]
-            spans = [c.sentence[c.span[0] : c.span[1]] if c.span else None for c in found]
+            # The span an answer would lead with (the learned span ranker, else the pattern's).
+            kind_asked = question_kind(q.question)
+            leads = [lead_span(kind_asked, c.sentence, q.question, c.span) for c in found]
+            spans = [
+                c.sentence[s[0] : s[1]] if s else None for c, s in zip(found, leads, strict=True)
+            ]
             rows.x.append(matrix)
             rows.meta.append(
                 {

@@ -8,6 +8,7 @@ against 14 of 14, docs/evaluation.md "Learned selector (issue 13)").
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,8 @@ from server.answer.selector import (
     candidates,
     unknown_name,
 )
+from server.answer.selector_cues import question_kind
+from server.answer.spans import lead_span
 
 NAME = "learned"  # Answer.answerer
 
@@ -96,6 +99,11 @@ class LearnedAnswerer:
         # `Searcher.sentence_similarity` (docs/evaluation.md).
         self.sentence_similarity = sentence_similarity
 
+    @staticmethod
+    def kind(question: str) -> str | None:
+        """What the question asks for (person, date, number, place, title) or None."""
+        return question_kind(question)
+
     def terms(self, question: str, history: Sequence[Turn] = ()) -> dict[str, float]:
         """The question's content terms and their IDF weights."""
         return question_terms(question, self.idf, history)
@@ -131,6 +139,10 @@ class LearnedAnswerer:
                 break
             if not any(overlaps(other, c) for c in chosen):
                 chosen.append(other)
+        best = replace(
+            best, span=lead_span(self.kind(question), best.sentence, question, best.span)
+        )
+        chosen[0] = best
         # The best sentence leads; companions follow in reading order.
         chosen[1:] = sorted(chosen[1:], key=lambda c: (c.rank, c.start))
         citations = tuple(citation_for(n, c) for n, c in enumerate(chosen, start=1))
