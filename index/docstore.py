@@ -172,6 +172,11 @@ class DocStore:
         row = self._db.execute("SELECT COUNT(*) FROM articles WHERE file=?", (path,)).fetchone()
         return int(row[0])
 
+    def articles_of_file(self, path: str) -> list[tuple[str, str]]:
+        """(id, title) of each stored article that came from `path`, in id order."""
+        rows = self._db.execute("SELECT id, title FROM articles WHERE file=? ORDER BY id", (path,))
+        return [(r[0], r[1]) for r in rows]
+
     def file_paths(self) -> list[str]:
         """Every source file path that produced stored articles."""
         return [r[0] for r in self._db.execute("SELECT path FROM files ORDER BY path")]
