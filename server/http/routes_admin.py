@@ -67,7 +67,11 @@ def _index_job(services: Services, force: bool) -> Any:
 
 @router.get("/api/documents", responses=ERRORS)
 def list_documents(services: ServicesDep) -> dict[str, list[DocumentOut]]:
-    """Every stored article."""
+    """Every stored article, with its event dates and the original it republishes."""
+    store = services.store
+    articles = store.articles()
+    events = store.event_dates()
+    duplicates = store.duplicates()
     return {
         "documents": [
             DocumentOut(
@@ -77,8 +81,10 @@ def list_documents(services: ServicesDep) -> dict[str, list[DocumentOut]]:
                 date=a.published,
                 source=a.source,
                 chunks=a.chunks,
+                event_dates=list(events.get(a.id, ())),
+                duplicate_of=duplicates.get(a.id),
             )
-            for a in services.store.articles()
+            for a in articles
         ]
     }
 
