@@ -186,7 +186,8 @@ def build(
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(_chunk_record(*row), ensure_ascii=False) + "\n")
-        (tmp / ARTICLES).write_text(json.dumps(_article_records(store)))
+        duplicates = find_duplicates(store.duplicate_inputs())
+        (tmp / ARTICLES).write_text(json.dumps(_article_records(store, duplicates)))
         meta = {
             "embedder": embedder.name,
             "dim": embedder.dim,
@@ -211,17 +212,17 @@ def build(
             os.fsync(handle.fileno())
         os.replace(pointer_tmp, root / POINTER)
         _fsync_dir(root)
+        # Stored once the generation serves, so the listing never runs ahead of the index.
+        store.set_duplicates(duplicates)
         _prune(root, keep=name)
     seconds = time.perf_counter() - started
     logger.info("built %s: %d chunks, %d embedded, %.1f s", name, len(rows), embedded, seconds)
     return BuildReport(name, len(rows), embedded, seconds, len(split), replaced)
 
 
-def _article_records(store: DocStore) -> dict[str, dict[str, object]]:
+def _article_records(store: DocStore, duplicates: dict[str, str]) -> dict[str, dict[str, object]]:
     """Article id -> its event dates (ISO) and the original it duplicates, for articles
-    that have either; the near-duplicate groups are computed here and stored too."""
-    duplicates = find_duplicates(store.duplicate_inputs())
-    store.set_duplicates(duplicates)
+    that have either."""
     events = store.event_dates()
     return {
         article_id: {

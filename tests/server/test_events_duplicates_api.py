@@ -97,6 +97,11 @@ def test_an_answer_cites_the_original_and_lists_the_republication(client, ids) -
     # The search behind it shows the group once, through its original.
     hits = client.post("/api/search", json={"query": question["question"], "k": 10})
     assert "bando-mech.txt" not in names(hits, ids)
+    # The OpenAI-compatible reply names the republication under its source line.
+    chat = {"messages": [{"role": "user", "content": question["question"]}]}
+    reply = client.post("/v1/chat/completions", json=chat).json()
+    content = reply["choices"][0]["message"]["content"]
+    assert "Pubblicato anche da: Voucher digitali anche per la meccanica" in content
 
 
 def test_the_admin_listing_shows_event_dates_and_duplicate_of(client, ids) -> None:
