@@ -190,7 +190,8 @@ class Generation:
             return None
         keep = np.ones(self.size, dtype=bool)
         if filters.date_field == "event":
-            keep &= self._event_mask(filters)
+            if filters.since or filters.until:
+                keep &= self._event_mask(filters)
         else:
             if filters.since:
                 keep &= self._days >= filters.since.toordinal()

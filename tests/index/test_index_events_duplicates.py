@@ -102,6 +102,8 @@ def test_an_event_date_filter_matches_any_event_date_and_never_an_article_withou
     assert found(searcher, query, summer, ids) == {"convegno.txt"}
     wide = Filters(date(2000, 1, 1), date(2099, 1, 1), date_field="event")
     assert found(searcher, query, wide, ids) == {"fiera-annuncio.txt", "convegno.txt"}
+    # Without a range, the date field restricts nothing.
+    assert "nota.txt" in found(searcher, query, Filters(date_field="event"), ids)
     hit = searcher.search("Fiera della Meccatronica", k=1)[0]
     assert hit.event_dates == (date(2024, 5, 14), date(2024, 5, 15), date(2024, 5, 16))
 
