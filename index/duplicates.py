@@ -53,23 +53,36 @@ class DuplicateInput:
     published: date | None
 
 
-@dataclass(frozen=True, slots=True)
 class _Profile:
-    shingles: frozenset[int]
-    sentences: tuple[frozenset[str], ...]
-    published: date | None = None
+    """An article's shingle hashes, and its sentences' word sets once first asked for
+    (only articles in a candidate pair need them)."""
+
+    __slots__ = ("_sentences", "published", "shingles", "text")
+
+    def __init__(self, text: str, published: date | None = None) -> None:
+        words = _words(text)
+        n = min(SHINGLE, len(words))
+        # The n shifted word lists differ in length on purpose: zip stops at the shortest.
+        shifted = (words[i:] for i in range(n))
+        self.shingles = frozenset(map(hash, zip(*shifted, strict=False)))
+        self.text, self.published = text, published
+        self._sentences: tuple[frozenset[str], ...] | None = None
+
+    @property
+    def sentences(self) -> tuple[frozenset[str], ...]:
+        """The word set of each sentence."""
+        if self._sentences is None:
+            found = (frozenset(_words(s)) for s in _SENTENCE.split(self.text))
+            self._sentences = tuple(s for s in found if s)
+        return self._sentences
 
 
 def _words(text: str) -> list[str]:
-    return [w.casefold() for w in _WORD.findall(text)]
+    return _WORD.findall(text.casefold())
 
 
 def _profile(text: str, published: date | None = None) -> _Profile:
-    words = _words(text)
-    n = min(SHINGLE, len(words))
-    shingles = frozenset(hash(tuple(words[i : i + n])) for i in range(len(words) - n + 1))
-    sentences = tuple(frozenset(_words(s)) for s in _SENTENCE.split(text) if _words(s))
-    return _Profile(shingles, sentences, published)
+    return _Profile(text, published)
 
 
 def _is_figure(word: str) -> bool:
