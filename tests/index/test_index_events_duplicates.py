@@ -10,7 +10,9 @@ import pytest
 from index.docstore import DocStore
 from index.search import Searcher
 from index.types import Filters
+from ingest.facts.extract import EXTRACTOR_VERSION
 from server.pipeline import ingest_paths, update_index
+from tests.facts_samples import sample_facts
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +141,26 @@ def test_search_finds_a_group_through_its_original_only(built):
     assert {h.chunk.article_id for h in searcher.search(query, k=10, filters=mech)} == {
         ids["bando-mech.txt"]
     }
+
+
+def test_changed_facts_rebuild_the_index_with_the_new_event_dates(tmp_path, e5, article_writer):
+    folder = tmp_path / "articoli"
+    title, day, text = CORPUS["nota.txt"]
+    article_writer(folder, "nota.txt", title, text + " Il cluster cresce.", date=day)
+    store = DocStore(tmp_path / "data" / "clusterchat.sqlite3")
+    index = tmp_path / "data" / "index"
+    try:
+        ingest_paths([folder], store, chunk_chars=1200, chunk_overlap=200)
+        assert update_index(store, e5, index) is not None
+        may_9 = Filters(date(2024, 5, 9), date(2024, 5, 9), date_field="event")
+        searcher = Searcher(index, e5)
+        assert searcher.search("soci del cluster", filters=may_9) == []
+        assert update_index(store, e5, index) is None  # nothing changed: no new build
+        (article,) = store.articles()
+        facts = sample_facts(store.get(article.id), version=EXTRACTOR_VERSION)
+        assert store.put_facts(facts)
+        assert update_index(store, e5, index) is not None
+        (hit,) = searcher.search("soci del cluster", filters=may_9)
+        assert hit.event_dates == (date(2024, 5, 9), date(2024, 5, 10))
+    finally:
+        store.close()
