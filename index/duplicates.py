@@ -44,6 +44,22 @@ _FIGURE_WORDS = frozenset(
 )
 
 
+# Number words written as digits, so that "dodici imprese" rewritten "12 imprese" is the
+# same figure, not a swapped one.
+_NUMBER_WORDS = (
+    "due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici",
+    "quindici sedici diciassette diciotto diciannove venti trenta quaranta cinquanta",
+    "sessanta settanta ottanta novanta cento mille",
+)
+_DIGITS = dict(
+    zip(
+        (word for line in _NUMBER_WORDS for word in line.split()),
+        [*map(str, range(2, 21)), *map(str, range(30, 100, 10)), "100", "1000"],
+        strict=True,
+    )
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DuplicateInput:
     """What the method reads of one article."""
@@ -72,7 +88,9 @@ class _Profile:
     def sentences(self) -> tuple[frozenset[str], ...]:
         """The word set of each sentence."""
         if self._sentences is None:
-            found = (frozenset(_words(s)) for s in _SENTENCE.split(self.text))
+            found = (
+                frozenset(_DIGITS.get(w, w) for w in _words(s)) for s in _SENTENCE.split(self.text)
+            )
             self._sentences = tuple(s for s in found if s)
         return self._sentences
 

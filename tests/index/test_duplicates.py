@@ -63,6 +63,14 @@ def test_a_figure_swapped_for_another_conflicts_and_a_figure_reworded_does_not()
     assert figure_conflicts(base, swapped) == 1
 
 
+def test_a_number_written_in_words_or_digits_is_the_same_figure() -> None:
+    original = doc("a", f"{OPENING} {BODY}", date(2025, 3, 3))
+    digits = doc("b", f"{OPENING} {BODY.replace('sei mesi', '6 mesi')}", date(2025, 3, 5))
+    assert same_news(original, digits)
+    other = doc("c", f"{OPENING} {BODY.replace('sei mesi', '8 mesi')}", date(2025, 3, 5))
+    assert not same_news(original, other)
+
+
 def test_the_original_is_the_earliest_member_and_ties_go_to_the_smaller_id() -> None:
     text = f"{OPENING} {BODY}"
     members = [doc("c", text, date(2025, 3, 2)), doc("b", text, None), doc("a", text, None)]
