@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -85,7 +86,7 @@ def upload(page: Page, text: str, status: int, query: str = "") -> None:
 
 
 def test_a_name_clash_asks_and_cancel_keep_both_and_replace_do_what_they_say(
-    clash_page: Page, clash_server: Server, page_errors: PageErrors
+    clash_page: Page, clash_server: Server, page_errors: PageErrors, artifacts: Path
 ) -> None:
     page = clash_page
     page_errors.allow(r"status of 409")  # the clashing uploads, logged by Chromium
@@ -107,6 +108,7 @@ def test_a_name_clash_asks_and_cancel_keep_both_and_replace_do_what_they_say(
     expect(page.locator("[data-testid=conflict-file]")).to_have_text(
         [f"{NAME}: già salvato come «Bando filiere corte del Clust-ER Agrifood»"]
     )
+    page.screenshot(path=artifacts / "admin-upload-conflict.png")
     page.locator("[data-testid=conflict-cancel]").click()
     expect(panel).to_be_hidden()
     expect(page.locator("#upload-message")).to_contain_text("annullato")

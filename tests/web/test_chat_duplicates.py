@@ -50,7 +50,9 @@ def dup_page(browser: Browser, dup_server: Server, page_errors: PageErrors) -> I
         yield page
 
 
-def test_a_cited_news_lists_its_republication_under_the_sources(dup_page: Page) -> None:
+def test_a_cited_news_lists_its_republication_under_the_sources(
+    dup_page: Page, artifacts: Path
+) -> None:
     page = dup_page
     page.goto("/")
     answer = ask(page, "Qual è la dotazione complessiva del bando Voucher innovazione PMI 2025?")
@@ -63,5 +65,7 @@ def test_a_cited_news_lists_its_republication_under_the_sources(dup_page: Page) 
     line = page.locator(".answer").last.locator("[data-testid=also-published]")
     expect(line).to_have_count(1)
     expect(line).to_contain_text("Pubblicato anche da:")
+    expect(line).to_contain_text("(mech.clust-er.it)")
     expect(line.locator("a")).to_have_text(other["title"])
     expect(line.locator("a")).to_have_attribute("href", other["url"])
+    page.screenshot(path=artifacts / "chat-also-published.png")

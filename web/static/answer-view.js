@@ -106,6 +106,8 @@ function alsoPublished(c) {
     line.append(href
       ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, title)
       : el("span", {}, title));
+    // Republications often keep the headline: the site tells them apart.
+    if (href) line.append(` (${new URL(href).host})`);
     const date = dateNode(other.date);
     if (date) line.append(" ", date);
   });
