@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from index import facts_store
+from index.duplicates import DuplicateInput
 from index.errors import NotFound
 from index.types import Vectors
 from ingest.facts.types import Facts
@@ -42,6 +43,10 @@ CREATE TABLE IF NOT EXISTS embeddings (
     PRIMARY KEY (embedder, key)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS duplicates (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    duplicate_of TEXT NOT NULL
+);
 """
 
 # The fingerprint a file gets when one of its articles is deleted: it matches no file's
@@ -171,6 +176,11 @@ class DocStore:
         """How many stored articles came from `path`."""
         row = self._db.execute("SELECT COUNT(*) FROM articles WHERE file=?", (path,)).fetchone()
         return int(row[0])
+
+    def articles_of_file(self, path: str) -> list[tuple[str, str]]:
+        """(id, title) of each stored article that came from `path`, in id order."""
+        rows = self._db.execute("SELECT id, title FROM articles WHERE file=? ORDER BY id", (path,))
+        return [(r[0], r[1]) for r in rows]
 
     def file_paths(self) -> list[str]:
         """Every source file path that produced stored articles."""
@@ -368,6 +378,30 @@ class DocStore:
             for r in rows
         ]
 
+    # -- near-duplicates ------------------------------------------------------------------
+    def duplicate_inputs(self) -> list[DuplicateInput]:
+        """What near-duplicate detection reads of every article (index/duplicates.py)."""
+        rows = self._db.execute("SELECT id, text, published FROM articles ORDER BY id")
+        return [DuplicateInput(r[0], r[1], _date(r[2])) for r in rows]
+
+    def set_duplicates(self, duplicates: Mapping[str, str]) -> None:
+        """Replace the near-duplicate groups: article id -> its group's original id."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM duplicates")
+            db.executemany(
+                "INSERT INTO duplicates(article_id, duplicate_of) SELECT id, ? FROM articles"
+                " WHERE id=?",
+                [(original, article_id) for article_id, original in duplicates.items()],
+            )
+
+    def duplicates(self) -> dict[str, str]:
+        """Article id -> the original it republishes, as the last index build found them."""
+        rows = self._db.execute(
+            "SELECT d.article_id, d.duplicate_of FROM duplicates d"
+            " JOIN articles a ON a.id = d.duplicate_of"
+        )
+        return {r[0]: r[1] for r in rows}
+
     # -- embedding cache ------------------------------------------------------------------
     def cached_vectors(self, embedder: str, keys: Sequence[str]) -> dict[str, Vectors]:
         """The cached vectors among `keys` for this embedder."""
@@ -433,6 +467,17 @@ class DocStore:
                 return False
             facts_store.write(db, facts, row[0])
         return True
+
+    @property
+    def facts_revision(self) -> int:
+        """A counter that grows whenever stored facts change (index generations record it)."""
+        return int(facts_store.stamp(self._db)[1])
+
+    def event_dates(self) -> dict[str, tuple[date, ...]]:
+        """Article id -> the dates of the events it reports, for articles with any."""
+        ids = [r[0] for r in self._db.execute("SELECT id FROM articles")]
+        found = {i: f.event_dates() for i, f in self.facts(ids).items()}
+        return {i: dates for i, dates in found.items() if dates}
 
     def stale_facts(self, version: str) -> list[str]:
         """Ids of the articles whose facts are missing or of another extractor version."""

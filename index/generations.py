@@ -20,6 +20,7 @@ import numpy as np
 
 from index import faiss_store
 from index.docstore import DocStore
+from index.duplicates import DUPLICATES_VERSION, find_duplicates
 from index.embedders import Embedder
 from index.errors import IndexBusy
 from index.lexical import TOKENIZER_VERSION, LexicalIndex
@@ -36,6 +37,8 @@ Progress = Callable[[int, int], None]
 Splitter = Callable[[str], Sequence[tuple[int, int]]]
 SENTENCE_VECTORS = "sentences.npy"  # one float16 row per distinct sentence
 SENTENCE_KEYS = "sentence_keys.npy"  # the sha256 digest of each row's sentence
+# Per article: the dates of the events it reports and the original it duplicates, if any.
+ARTICLES = "articles.json"
 
 
 def text_key(text: str) -> bytes:
@@ -162,6 +165,7 @@ def build(
     started = time.perf_counter()
     with build_lock(root):
         revision = store.revision  # read first: a write during the build makes us stale
+        facts_revision = store.facts_revision
         replaced = embedder_change(root, embedder)
         rows = store.chunk_rows()
         texts, split = texts_to_embed(rows, sentences)
@@ -182,6 +186,8 @@ def build(
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(_chunk_record(*row), ensure_ascii=False) + "\n")
+        duplicates = find_duplicates(store.duplicate_inputs())
+        (tmp / ARTICLES).write_text(json.dumps(_article_records(store, duplicates)))
         meta = {
             "embedder": embedder.name,
             "dim": embedder.dim,
@@ -189,6 +195,8 @@ def build(
             "chunks": len(rows),
             "faiss": faiss_kind,
             "tokenizer": TOKENIZER_VERSION,
+            "facts_revision": facts_revision,
+            "duplicates": DUPLICATES_VERSION,
             "sentences": None if sentences is None else len(split),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -204,10 +212,25 @@ def build(
             os.fsync(handle.fileno())
         os.replace(pointer_tmp, root / POINTER)
         _fsync_dir(root)
+        # Stored once the generation serves, so the listing never runs ahead of the index.
+        store.set_duplicates(duplicates)
         _prune(root, keep=name)
     seconds = time.perf_counter() - started
     logger.info("built %s: %d chunks, %d embedded, %.1f s", name, len(rows), embedded, seconds)
     return BuildReport(name, len(rows), embedded, seconds, len(split), replaced)
+
+
+def _article_records(store: DocStore, duplicates: dict[str, str]) -> dict[str, dict[str, object]]:
+    """Article id -> its event dates (ISO) and the original it duplicates, for articles
+    that have either."""
+    events = store.event_dates()
+    return {
+        article_id: {
+            "event_dates": [d.isoformat() for d in events.get(article_id, ())],
+            "duplicate_of": duplicates.get(article_id),
+        }
+        for article_id in sorted(events.keys() | duplicates.keys())
+    }
 
 
 def embedder_change(root: Path, embedder: Embedder) -> str | None:

@@ -19,9 +19,16 @@ import numpy.typing as npt
 from index import faiss_store
 from index.embedders import Embedder
 from index.errors import EmbedderMismatch, IndexNotBuilt
-from index.generations import POINTER, SENTENCE_KEYS, SENTENCE_VECTORS, current_name, text_key
+from index.generations import (
+    ARTICLES,
+    POINTER,
+    SENTENCE_KEYS,
+    SENTENCE_VECTORS,
+    current_name,
+    text_key,
+)
 from index.lexical import TOKENIZER_VERSION, LexicalIndex
-from index.types import Filters, Hit
+from index.types import ArticleRef, Filters, Hit
 from ingest.types import Chunk
 
 logger = logging.getLogger(__name__)
@@ -97,6 +104,7 @@ class Generation:
         )
         self._sources = [f"{h.source}\n{h.url or ''}".lower() for h in self.hits]
         self.articles = len({h.chunk.article_id for h in self.hits})
+        self._load_articles(folder)
         # Sentence vectors, when the build made them: rows by the sentence's content key.
         self._sentence_vectors: npt.NDArray[np.float16] | None = None
         self._sentence_rows: dict[bytes, int] = {}
@@ -104,6 +112,56 @@ class Generation:
             self._sentence_vectors = np.load(folder / SENTENCE_VECTORS)
             keys = np.load(folder / SENTENCE_KEYS)
             self._sentence_rows = {bytes(key): row for row, key in enumerate(keys)}
+
+    def _load_articles(self, folder: Path) -> None:
+        """Event dates and near-duplicate groups, per article and per chunk row."""
+        path = folder / ARTICLES
+        records = json.loads(path.read_text()) if path.exists() else {}
+        self.event_dates: dict[str, tuple[date, ...]] = {
+            a: tuple(date.fromisoformat(d) for d in r["event_dates"])
+            for a, r in records.items()
+            if r.get("event_dates")
+        }
+        # article id -> the original of its near-duplicate group (originals are not keys)
+        self.duplicate_of: dict[str, str] = {
+            a: r["duplicate_of"] for a, r in records.items() if r.get("duplicate_of")
+        }
+        self._originals = set(self.duplicate_of.values())
+        self._first_hits: dict[str, Hit] = {}
+        for hit in self.hits:
+            self._first_hits.setdefault(hit.chunk.article_id, hit)
+        ids = sorted({h.chunk.article_id for h in self.hits})
+        index = {a: i for i, a in enumerate(ids)}
+        self._article_ids = ids
+        self._article_row = np.array([index[h.chunk.article_id] for h in self.hits], dtype=np.int64)
+        self._event_days = [
+            np.array([d.toordinal() for d in self.event_dates.get(a, ())], dtype=np.int64)
+            for a in ids
+        ]
+        # Rows of articles that republish another one still in the index.
+        self._republished = np.array(
+            [self.duplicate_of.get(h.chunk.article_id) in index for h in self.hits], dtype=bool
+        )
+        self._original_row = np.array(
+            [index.get(self.duplicate_of.get(a, a), i) for i, a in enumerate(ids)], dtype=np.int64
+        )
+
+    def group(self, article_id: str) -> list[str]:
+        """The ids of `article_id`'s near-duplicate group, its original first (itself alone
+        when it has no duplicate)."""
+        original = self.duplicate_of.get(article_id, article_id)
+        others = sorted(a for a, o in self.duplicate_of.items() if o == original)
+        return [original, *others]
+
+    def also_published(self, article_id: str) -> tuple[ArticleRef, ...]:
+        """The other indexed articles of `article_id`'s group, oldest first."""
+        if article_id not in self.duplicate_of and article_id not in self._originals:
+            return ()
+        refs = self._first_hits
+        found = [refs[a] for a in self.group(article_id) if a != article_id and a in refs]
+        return tuple(
+            ArticleRef(h.chunk.article_id, h.title, h.url, h.source, h.published) for h in found
+        )
 
     @property
     def has_sentences(self) -> bool:
@@ -121,19 +179,45 @@ class Generation:
         cosines = iter((self._sentence_vectors[known].astype(np.float32) @ query[0]).tolist())
         return [None if r is None else next(cosines) for r in rows]
 
-    def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
-        """Which chunks pass the filters (None when no filter is set)."""
-        if not filters.active:
+    def mask(self, filters: Filters, collapse: bool = False) -> npt.NDArray[np.bool_] | None:
+        """Which chunks pass the filters (None when no filter is set and nothing collapses).
+
+        With `collapse`, the chunks of an article that republishes another one are left
+        out when that original passes the filters: a near-duplicate group is found
+        through its original only.
+        """
+        if not filters.active and not (collapse and self._republished.any()):
             return None
         keep = np.ones(self.size, dtype=bool)
-        if filters.since:
-            keep &= self._days >= filters.since.toordinal()
-        if filters.until:
-            keep &= (self._days <= filters.until.toordinal()) & (self._days != NO_DATE)
+        if filters.date_field == "event":
+            if filters.since or filters.until:
+                keep &= self._event_mask(filters)
+        else:
+            if filters.since:
+                keep &= self._days >= filters.since.toordinal()
+            if filters.until:
+                keep &= (self._days <= filters.until.toordinal()) & (self._days != NO_DATE)
         if filters.source:
             needle = filters.source.lower()
             keep &= np.array([needle in s for s in self._sources], dtype=bool)
+        if collapse:
+            passing = np.zeros(len(self._article_ids), dtype=bool)
+            passing[self._article_row[keep]] = True
+            original_passes = passing[self._original_row[self._article_row]]
+            keep &= ~(self._republished & original_passes)
         return keep
+
+    def _event_mask(self, filters: Filters) -> npt.NDArray[np.bool_]:
+        """Rows whose article reports an event date inside [since, until]."""
+        low = filters.since.toordinal() if filters.since else -(2**62)
+        high = filters.until.toordinal() if filters.until else 2**62
+        inside = np.array(
+            [bool(((days >= low) & (days <= high)).any()) for days in self._event_days],
+            dtype=bool,
+        )
+        if not inside.size:
+            return np.zeros(self.size, dtype=bool)
+        return inside[self._article_row]
 
     def dense(
         self, query: npt.NDArray[np.float32], n: int, mask: npt.NDArray[np.bool_] | None
@@ -248,6 +332,10 @@ class Searcher:
                 "run `clusterchat reindex` to rebuild it"
             )
 
+    def also_published(self, article_id: str) -> tuple[ArticleRef, ...]:
+        """The other articles of `article_id`'s near-duplicate group in the current index."""
+        return self.generation().also_published(article_id)
+
     def sentence_similarity(self, question: str, sentences: Sequence[str]) -> list[float | None]:
         """Cosine similarity of `question` to each sentence of the current generation.
 
@@ -273,7 +361,7 @@ class Searcher:
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         generation = self.generation()
-        mask = generation.mask(filters or Filters())
+        mask = generation.mask(filters or Filters(), collapse=True)
         depth = max(self.fusion.depth, k)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
@@ -290,7 +378,11 @@ class Searcher:
         cosine, okapi = dict(dense), dict(lexical)
         return [
             replace(
-                generation.hits[row], score=score, similarity=cosine.get(row), bm25=okapi.get(row)
+                generation.hits[row],
+                score=score,
+                similarity=cosine.get(row),
+                bm25=okapi.get(row),
+                event_dates=generation.event_dates.get(generation.hits[row].chunk.article_id, ()),
             )
             for row, score in ranked[:k]
         ]

@@ -19,7 +19,7 @@ from rich.table import Table
 from index.embedder import Embedder
 from index.errors import SearchIndexError
 from index.search import MODES
-from index.types import Filters, Hit
+from index.types import DATE_FIELDS, Filters, Hit
 from ingest.errors import IngestError
 from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
@@ -200,10 +200,12 @@ def reindex(data_dir: DataDir = None) -> None:
 
 @app.command()
 def documents(data_dir: DataDir = None, as_json: AsJson = False) -> None:
-    """List the stored articles (id, title, url, date, chunks)."""
+    """List the stored articles (id, title, url, date, chunks; with --json also the event
+    dates and `duplicate_of`, the original a near-duplicate republishes)."""
     store = open_store(settings_for(data_dir))
     rows = store.articles()
     extras = listing_extras(store, [r.id for r in rows])
+    duplicates = store.duplicates()
     store.close()
     if as_json:
         out.print_json(
@@ -217,6 +219,7 @@ def documents(data_dir: DataDir = None, as_json: AsJson = False) -> None:
                         "source": r.source,
                         "chunks": r.chunks,
                         **extras[r.id],
+                        "duplicate_of": duplicates.get(r.id),
                     }
                     for r in rows
                 ]
@@ -285,6 +288,7 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
         "page": hit.chunk.page,
         "heading": hit.chunk.heading,
         "text": hit.chunk.text,
+        "event_dates": [d.isoformat() for d in hit.event_dates],
     }
 
 
@@ -298,14 +302,43 @@ def _date_option(value: str | None, name: str) -> date | None:
     return None
 
 
+DateFieldOption = Annotated[
+    str,
+    typer.Option(
+        "--date-field",
+        help="What --since/--until read: published (the publication date) or event (the "
+        "dates of the events an article reports; an article with none never matches).",
+    ),
+]
+SinceOption = Annotated[
+    str | None, typer.Option(help="Only articles on/after YYYY-MM-DD (see --date-field).")
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Only articles on/before YYYY-MM-DD (see --date-field).")
+]
+SourceOption = Annotated[str | None, typer.Option(help="Only sources/URLs containing this.")]
+
+
+def _filters(since: str | None, until: str | None, source: str | None, date_field: str) -> Filters:
+    """The filters the options name; a bad value exits 2 with one line."""
+    if date_field not in DATE_FIELDS:
+        fail(f"--date-field must be one of {', '.join(DATE_FIELDS)}, got {date_field!r}")
+    first, last = _date_option(since, "--since"), _date_option(until, "--until")
+    try:
+        return Filters(first, last, source, date_field)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="The search text.")],
     k: Annotated[int, typer.Option("--k", min=1, max=200, help="Hits to show.")] = 5,
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
-    since: Annotated[str | None, typer.Option(help="Only articles on/after YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, typer.Option(help="Only articles on/before YYYY-MM-DD.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only sources/URLs containing this.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    source: SourceOption = None,
+    date_field: DateFieldOption = "published",
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -313,8 +346,8 @@ def search(
     if mode not in MODES:
         fail(f"--mode must be one of {', '.join(MODES)}")
     settings = settings_for(data_dir)
+    filters = _filters(since, until, source, date_field)
     try:
-        filters = Filters(_date_option(since, "--since"), _date_option(until, "--until"), source)
         searcher = searcher_for(settings, loaded_embedder(settings))
         hits = searcher.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
     except (ValueError, SearchIndexError) as exc:
@@ -409,6 +442,10 @@ def eval_command(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Italian or English.")],
     k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to read.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    source: SourceOption = None,
+    date_field: DateFieldOption = "published",
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -416,6 +453,7 @@ def ask(
     settings = settings_for(data_dir)
     if not question.strip():
         fail("the question is empty")
+    filters = _filters(since, until, source, date_field)
     services = build_services(settings)
     try:
         loaded_embedder(settings, services.embedder)
@@ -425,6 +463,7 @@ def ask(
             question,
             k=k or settings.top_k,
             mode=settings.search_mode,
+            filters=filters if filters.active else None,
             condenser=services.llm,
         )
     except (ValueError, SearchIndexError) as exc:
@@ -441,6 +480,12 @@ def ask(
             f"    “{' '.join(c.quote.split())}”",
             highlight=False,
         )
+        for r in c.also_published_by:
+            out.print(
+                f"    also published by: {r.title} ({r.published or 'no date'}) "
+                f"{r.url or r.source}",
+                highlight=False,
+            )
     for s in asked.answer.suggestions:
         out.print(f"  - {s.title} ({s.published or 'no date'}) {s.url or ''}", highlight=False)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.docstore import DocStore
+from index.duplicates import DUPLICATES_VERSION
 from index.embedder import Embedder
 from index.errors import IndexBusy
 from index.generations import BuildReport, build, generation_meta
@@ -153,6 +154,8 @@ def index_is_stale(
         meta.get("revision") != store.revision
         or meta.get("embedder") != embedder.name
         or meta.get("tokenizer") != TOKENIZER_VERSION
+        or meta.get("facts_revision") != store.facts_revision
+        or meta.get("duplicates") != DUPLICATES_VERSION
         or (sentence_vectors and meta.get("sentences") is None)
     )
 

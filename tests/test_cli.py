@@ -27,6 +27,7 @@ HIT_KEYS = {
     "page",
     "heading",
     "text",
+    "event_dates",
 }
 
 pytestmark = pytest.mark.slow

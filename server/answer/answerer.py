@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from index.lexical import tokenize
-from index.types import Hit
+from index.types import ArticleRef, Hit
 from ingest.sentences import sentence_spans
 from server.answer.cues import find_span, language, question_kind
 from server.answer.lexicon import PREFIX, Asked, has_term
@@ -46,6 +46,8 @@ class Citation:
     passage: str  # the chunk text around the quote
     passage_start: int
     source: str = ""  # the file (or JSONL source) the article came from
+    # The same news published by others (near-duplicates of the cited article), oldest first.
+    also_published_by: tuple[ArticleRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

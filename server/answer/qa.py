@@ -103,7 +103,7 @@ def ask(
     started = time.perf_counter()
     hits, timings = retrieve(searcher, question, history, k, mode, filters, condenser)
     before = time.perf_counter()
-    answer = answerer.answer(question, hits, history)
+    answer = with_republications(answerer.answer(question, hits, history), searcher)
     timings["answer"] = (time.perf_counter() - before) * 1000
     timings["total"] = (time.perf_counter() - started) * 1000
     logger.info(
@@ -115,6 +115,19 @@ def ask(
         timings["total"],
     )
     return Asked(answer, hits, timings)
+
+
+def with_republications(answer: Answer, searcher: Searcher) -> Answer:
+    """`answer` with each citation listing the other publications of the same news.
+
+    Search finds a near-duplicate group through its original, so a citation quotes the
+    original; the republications are named beside it ("also published by").
+    """
+    citations = tuple(
+        replace(c, also_published_by=searcher.also_published(c.article_id))
+        for c in answer.citations
+    )
+    return replace(answer, citations=citations)
 
 
 def words(text: str) -> Iterator[str]:

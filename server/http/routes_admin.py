@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from index.errors import IndexBusy
@@ -21,6 +21,7 @@ from ingest.errors import UnsupportedFormat
 from ingest.parse import sniff_kind
 from server.http.deps import Admin, ServicesDep
 from server.http.schemas import DocumentOut, JobOut, error_responses
+from server.http.upload_names import Clash, OnConflict, upload_target
 from server.pipeline import BUILD_LOCK_WAIT_S, IngestReport, ingest_file, update_index
 from server.wiring import Services
 
@@ -31,7 +32,7 @@ ERRORS = error_responses(
     (401, "admin token required"),
     (403, "invalid token or admin disabled"),
     (404, "not found"),
-    (409, "a job is running"),
+    (409, "a job is running, or an upload's name clashes with another stored article"),
     (413, "file too large"),
     (415, "unsupported file type"),
 )
@@ -66,7 +67,11 @@ def _index_job(services: Services, force: bool) -> Any:
 
 @router.get("/api/documents", responses=ERRORS)
 def list_documents(services: ServicesDep) -> dict[str, list[DocumentOut]]:
-    """Every stored article."""
+    """Every stored article, with its event dates and the original it republishes."""
+    store = services.store
+    articles = store.articles()
+    events = store.event_dates()
+    duplicates = store.duplicates()
     return {
         "documents": [
             DocumentOut(
@@ -76,8 +81,10 @@ def list_documents(services: ServicesDep) -> dict[str, list[DocumentOut]]:
                 date=a.published,
                 source=a.source,
                 chunks=a.chunks,
+                event_dates=list(events.get(a.id, ())),
+                duplicate_of=duplicates.get(a.id),
             )
-            for a in services.store.articles()
+            for a in articles
         ]
     }
 
@@ -162,11 +169,11 @@ def _stored(report: IngestReport) -> int:
     return report.added + report.updated + report.unchanged
 
 
-def _store_upload(name: str, data: bytes, services: Services, report: IngestReport) -> None:
+def _store_upload(target: Path, data: bytes, services: Services, report: IngestReport) -> None:
     """Save one file under uploads/ and store its articles; a file that stores no article
     (it fails to parse, every JSONL line fails, the store is busy) leaves uploads/ as it was."""
     settings = services.settings
-    target = settings.uploads_dir / name
+    name = target.name
     previous = target.read_bytes() if target.is_file() else None
     before = _stored(report)
     _save(name, data, settings.uploads_dir)
@@ -186,12 +193,23 @@ def _store_upload(name: str, data: bytes, services: Services, report: IngestRepo
 def upload_documents(
     files: Annotated[list[UploadFile], File(description="Articles: .html .pdf .txt .md .jsonl")],
     services: ServicesDep,
+    on_conflict: Annotated[
+        OnConflict | None,
+        Query(
+            description="When a file's name matches a stored upload with other content: "
+            "`replace` it, or `keep` both (the new file is saved under a suffixed name). "
+            "Unset: the file is refused and listed under `conflicts`."
+        ),
+    ] = None,
 ) -> dict[str, Any] | JSONResponse:
     """Store uploaded articles (checked by content, size-limited), then update the index.
 
     A refused or unparsable file is listed under `failed` with its reason and the others
-    are stored; only when nothing is stored is the reply an error (413, 415 or 422), whose
-    body lists the files under `failed` too.
+    are stored; only when nothing is stored is the reply an error (413, 415, 409 or 422),
+    whose body lists the files under `failed` too. A file whose name matches a stored
+    upload with different bytes is refused unless `on_conflict` says what to do: it is
+    listed under `conflicts` with the stored article's id and title (409 when it is
+    the only file). Identical bytes are "unchanged".
     """
     settings = services.settings
     accepted: list[tuple[str, bytes]] = []
@@ -206,27 +224,38 @@ def upload_documents(
         status = statuses.pop() if len(statuses) == 1 else 422
         return _nothing_stored(status, [(r.name, r.reason) for r in rejected])
     report = IngestReport()
+    clashes: list[Clash] = []
     with _uploads_locked(settings.uploads_dir):
         for name, data in accepted:
-            _store_upload(name, data, services, report)
+            target = upload_target(name, data, settings.uploads_dir, services.store, on_conflict)
+            if isinstance(target, Clash):
+                clashes.append(target)
+            else:
+                _store_upload(target, data, services, report)
     failed = [(r.name, r.reason) for r in rejected]
+    failed += [(c.file, c.reason) for c in clashes]
     failed += [(Path(f).name, r) for f, r in report.failed]
     if failed and not _stored(report):
-        return _nothing_stored(422, failed)
+        status = 409 if len(clashes) == len(failed) else 422
+        return _nothing_stored(status, failed, clashes)
     index = _update_index(services) if report.changed else {"job_id": None, "queued": False}
     return {
         "added": report.added,
         "updated": report.updated,
         "unchanged": report.unchanged,
         "failed": [{"file": name, "reason": reason} for name, reason in failed],
+        "conflicts": [c.to_json() for c in clashes],
         **index,
     }
 
 
-def _nothing_stored(status: int, failed: list[tuple[str, str]]) -> JSONResponse:
+def _nothing_stored(
+    status: int, failed: list[tuple[str, str]], clashes: list[Clash] | None = None
+) -> JSONResponse:
     detail = "; ".join(f"{name}: {reason}" for name, reason in failed)
     listed = [{"file": name, "reason": reason} for name, reason in failed]
-    return JSONResponse({"detail": detail, "failed": listed}, status_code=status)
+    body = {"detail": detail, "failed": listed, "conflicts": [c.to_json() for c in clashes or []]}
+    return JSONResponse(body, status_code=status)
 
 
 @router.post("/api/reindex", responses=ERRORS)

@@ -16,7 +16,7 @@ from index.errors import SearchIndexError
 from index.search import Generation, Mode
 from index.types import Filters, Hit
 from server.answer.answerer import Answer, Turn
-from server.answer.qa import ask, retrieve, words
+from server.answer.qa import ask, retrieve, with_republications, words
 from server.http.deps import Reader, ServicesDep
 from server.http.schemas import (
     AnswerOut,
@@ -46,7 +46,7 @@ ERRORS = error_responses(
 
 
 def _filters(model: FiltersIn | None) -> Filters | None:
-    return Filters(model.since, model.until, model.source) if model else None
+    return Filters(model.since, model.until, model.source, model.date_field) if model else None
 
 
 def _check_question(services: Services, text: str) -> None:
@@ -138,6 +138,7 @@ def _events(services: Services, body: AskIn, k: int) -> Iterator[tuple[str, Any]
     answer: Answer | None = None
     if services.llm is None:
         answer = services.answerer.answer(body.question, hits, history)
+        answer = with_republications(answer, services.searcher)
         yield (
             "citations",
             {"citations": [citation_out(c).model_dump(mode="json") for c in answer.citations]},
@@ -148,7 +149,7 @@ def _events(services: Services, body: AskIn, k: int) -> Iterator[tuple[str, Any]
         yield "citations", {"citations": _passages(hits)}
         for item in services.llm.stream(body.question, hits, history):
             if isinstance(item, Answer):
-                answer = item
+                answer = with_republications(item, services.searcher)
             else:
                 yield "token", {"text": item}
     if answer is None:

@@ -20,6 +20,7 @@ from server.http.schemas import ChatCompletionIn, citation_out
 router = APIRouter(dependencies=[Reader])
 MODEL_ID = "clusterchat"
 SOURCES = {"it": "Fonti", "en": "Sources"}
+ALSO_PUBLISHED = {"it": "Pubblicato anche da", "en": "Also published by"}
 
 
 def _conversation(body: ChatCompletionIn) -> tuple[str, list[Turn]]:
@@ -38,6 +39,11 @@ def sources_block(answer: Answer) -> str:
         when = f" ({c.published.isoformat()})" if c.published else ""
         where = f" {c.url}" if c.url else ""
         lines.append(f"[{c.n}] {c.title}{when}{where} — “{' '.join(c.quote.split())}”")
+        if c.also_published_by:
+            others = "; ".join(f"{r.title} {r.url or r.source}" for r in c.also_published_by)
+            lines.append(
+                f"    {ALSO_PUBLISHED.get(answer.language, 'Pubblicato anche da')}: {others}"
+            )
     return "\n".join(lines)
 
 

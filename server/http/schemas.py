@@ -33,6 +33,8 @@ def _only_bool(value: object) -> object:
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Models with a field named `date` cannot name the type inside their body.
+Dates = list[date]
 
 
 class FiltersIn(BaseModel):
@@ -42,6 +44,11 @@ class FiltersIn(BaseModel):
     since: date | None = None
     until: date | None = None
     source: str | None = Field(default=None, min_length=1, max_length=300)
+    date_field: Literal["published", "event"] = Field(
+        default="published",
+        description="The date `since`/`until` read: the publication date, or the dates of "
+        "the events the article reports (an article with no event date then never matches)",
+    )
 
     @field_validator("since", "until", mode="before")
     @classmethod
@@ -87,6 +94,9 @@ class HitOut(BaseModel):
     end: int
     page: int | None = None
     heading: str | None = None
+    event_dates: Dates = Field(
+        default_factory=list, description="Dates of the events the article reports"
+    )
 
 
 class SearchOut(BaseModel):
@@ -120,6 +130,16 @@ class AskIn(BaseModel):
     _stream = field_validator("stream", mode="before")(_only_bool)
 
 
+class PublishedByOut(BaseModel):
+    """Another publication of the cited news (a near-duplicate of the cited article)."""
+
+    id: str
+    title: str
+    source: str
+    url: str | None
+    date: date | None
+
+
 class CitationOut(BaseModel):
     """A verbatim quote from an article: quote == article.text[start:end]."""
 
@@ -136,6 +156,11 @@ class CitationOut(BaseModel):
     highlight_end: int | None
     passage: str
     passage_start: int
+    also_published_by: list[PublishedByOut] = Field(
+        default_factory=list,
+        description="The same news published by others, oldest first; the citation quotes "
+        "the earliest publication the search found",
+    )
 
 
 class SuggestionOut(BaseModel):
@@ -210,6 +235,14 @@ class DocumentOut(BaseModel):
     date: date | None
     source: str
     chunks: int
+    event_dates: Dates = Field(
+        default_factory=list, description="Dates of the events the article reports"
+    )
+    duplicate_of: str | None = Field(
+        default=None,
+        description="The id of the earliest publication of the same news, when this article "
+        "republishes it (as the last index build found); null for an original",
+    )
 
 
 class JobOut(BaseModel):
@@ -278,6 +311,7 @@ def hit_out(hit: Hit) -> HitOut:
         end=c.end,
         page=c.page,
         heading=c.heading,
+        event_dates=list(hit.event_dates),
     )
 
 
@@ -297,6 +331,10 @@ def citation_out(c: Citation) -> CitationOut:
         highlight_end=c.highlight_end,
         passage=c.passage,
         passage_start=c.passage_start,
+        also_published_by=[
+            PublishedByOut(id=r.id, title=r.title, source=r.source, url=r.url, date=r.published)
+            for r in c.also_published_by
+        ],
     )
 
 

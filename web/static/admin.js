@@ -18,6 +18,11 @@ const els = {
   upload: $("upload-input"),
   uploadMessage: $("upload-message"),
   uploadFailed: $("upload-failed"),
+  conflicts: $("upload-conflicts"),
+  conflictList: $("conflict-list"),
+  conflictReplace: $("conflict-replace"),
+  conflictKeep: $("conflict-keep"),
+  conflictCancel: $("conflict-cancel"),
   reindex: $("reindex"),
   reindexMessage: $("reindex-message"),
   job: $("job"),
@@ -33,6 +38,7 @@ const els = {
 let documents = [];
 let job = null; // last job status seen
 let polling = false;
+let pending = []; // files refused for a name clash, until the user picks what to do
 
 class ApiError extends Error {
   constructor(status, detail, body = null) {
@@ -206,16 +212,27 @@ async function deleteDocument(id, button) {
 
 // ---------- upload ----------
 
-async function uploadFiles(files) {
+/** The name the server saves a file under (as server/http/routes_admin.py cleans it). */
+function safeName(name) {
+  const base = String(name).split(/[\\/]/).pop() || "";
+  return base.replace(/[^\p{L}\p{N}_.\-]+/gu, "_").replace(/^[._]+|[._]+$/g, "") || "upload";
+}
+
+/** Upload files; `onConflict` ("replace" | "keep") answers a name clash reported before. */
+async function uploadFiles(files, onConflict = null) {
   const list = Array.from(files || []);
   if (!list.length) return;
   const form = new FormData();
   for (const file of list) form.append("files", file, file.name);
   els.uploadFailed.replaceChildren();
+  showConflicts([], []);
   setMessage(els.uploadMessage, t("admin.uploading", { n: list.length }));
+  const query = onConflict ? `?on_conflict=${encodeURIComponent(onConflict)}` : "";
   try {
-    const result = await api("/api/documents", { method: "POST", body: form });
-    const failed = Array.isArray(result.failed) ? result.failed : [];
+    const result = await api(`/api/documents${query}`, { method: "POST", body: form });
+    const conflicts = Array.isArray(result.conflicts) ? result.conflicts : [];
+    const failed = (Array.isArray(result.failed) ? result.failed : [])
+      .filter((f) => !conflicts.some((c) => c.file === f.file));
     setMessage(els.uploadMessage, t("admin.uploadResult", {
       added: result.added ?? 0,
       updated: result.updated ?? 0,
@@ -223,17 +240,52 @@ async function uploadFiles(files) {
       failed: failed.length,
     }), failed.length ? "error" : "ok");
     listFailed(failed);
+    showConflicts(conflicts, list);
     await loadDocuments();
     // A job id even when queued: the follow-up build runs once the current one ends.
     if (result.job_id) watchJob(String(result.job_id));
   } catch (error) {
-    setMessage(els.uploadMessage, failMessage(error), "error");
+    const body = error.body || {};
+    const conflicts = Array.isArray(body.conflicts) ? body.conflicts : [];
     // Nothing was stored: the error body lists every file with its reason.
-    const failed = error.body && Array.isArray(error.body.failed) ? error.body.failed : [];
+    const failed = (Array.isArray(body.failed) ? body.failed : [])
+      .filter((f) => !conflicts.some((c) => c.file === f.file));
+    if (error.status === 409 && conflicts.length && !failed.length) {
+      setMessage(els.uploadMessage, t("admin.conflictAsk", { n: conflicts.length }));
+    } else {
+      setMessage(els.uploadMessage, failMessage(error), "error");
+    }
     listFailed(failed);
+    showConflicts(conflicts, list);
   } finally {
     els.upload.value = ""; // choosing the same file again must fire "change"
   }
+}
+
+/** Ask what to do with the files whose name clashes with a stored upload. */
+function showConflicts(conflicts, files) {
+  const names = new Set(conflicts.map((c) => asText(c.file)));
+  pending = files.filter((f) => names.has(safeName(f.name)));
+  els.conflictList.replaceChildren(
+    ...conflicts.map((c) => {
+      const articles = Array.isArray(c.articles) ? c.articles : [];
+      const title = articles.map((a) => asText(a.title) || asText(a.id)).join(", ");
+      return el("li", { dataset: { testid: "conflict-file", file: asText(c.file) } },
+        t("admin.conflictItem", { file: asText(c.file), title }));
+    }),
+  );
+  els.conflicts.hidden = !pending.length;
+  if (pending.length) els.conflictKeep.focus();
+}
+
+function resolveConflicts(choice) {
+  const files = pending;
+  if (choice) {
+    uploadFiles(files, choice);
+    return;
+  }
+  showConflicts([], []);
+  setMessage(els.uploadMessage, t("admin.conflictCancelled", { n: files.length }));
 }
 
 /** One list item per file that was not stored: "name: reason". */
@@ -360,6 +412,9 @@ function wire() {
     if (button) deleteDocument(button.dataset.id, button);
   });
   wireDropzone();
+  els.conflictReplace.addEventListener("click", () => resolveConflicts("replace"));
+  els.conflictKeep.addEventListener("click", () => resolveConflicts("keep"));
+  els.conflictCancel.addEventListener("click", () => resolveConflicts(null));
   window.I18N.onChange(() => {
     renderDocuments();
     renderJob();

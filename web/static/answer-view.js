@@ -68,6 +68,7 @@ function renderPeople(ex) {
 function renderSources(ex) {
   if (!ex.citations.length) return null;
   const list = el("ol", { className: "sources-list" });
+  const named = new Set(); // an article's other publications are listed once, under its first quote
   for (const c of ex.citations) {
     const button = el(
       "button",
@@ -80,7 +81,9 @@ function renderSources(ex) {
       " ",
       el("span", { className: "source-title" }, str(c.title)),
     );
-    list.append(el("li", {}, button, " ", dateNode(c.date)));
+    const others = named.has(c.article_id) ? [] : alsoPublished(c);
+    named.add(c.article_id);
+    list.append(el("li", {}, button, " ", dateNode(c.date), ...others));
   }
   return el(
     "section",
@@ -88,6 +91,27 @@ function renderSources(ex) {
     el("h3", { className: "sources-title" }, t("chat.sources")),
     list,
   );
+}
+
+/** "Also published by": the other publications of the cited news, linked when they have a URL. */
+function alsoPublished(c) {
+  const others = Array.isArray(c.also_published_by) ? c.also_published_by : [];
+  if (!others.length) return [];
+  const line = el("p", { className: "also-published", dataset: { testid: "also-published" } },
+    `${t("chat.alsoPublished")} `);
+  others.forEach((other, i) => {
+    if (i) line.append("; ");
+    const href = safeUrl(other.url);
+    const title = str(other.title) || str(other.source);
+    line.append(href
+      ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, title)
+      : el("span", {}, title));
+    // Republications often keep the headline: the site tells them apart.
+    if (href) line.append(` (${new URL(href).host})`);
+    const date = dateNode(other.date);
+    if (date) line.append(" ", date);
+  });
+  return [line];
 }
 
 function renderSuggestions(ex) {
