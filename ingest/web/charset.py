@@ -1,0 +1,49 @@
+"""Decode a fetched HTML page: the HTTP header's charset, then the page's own, then a guess."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+# Where a page declares its charset (the HTML standard looks at the first 1024 bytes).
+META_WINDOW = 2048
+
+
+def _known(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+
+
+def declared_charset(body: bytes) -> str | None:
+    """The charset a `<meta charset>` or `http-equiv` tag declares, if a known one."""
+    match = _META.search(body[:META_WINDOW])
+    return _known(match[1].decode("ascii", "replace")) if match else None
+
+
+def decode_html(body: bytes, header_charset: str | None) -> tuple[str, str]:
+    """The page's text and the charset it was read with.
+
+    A byte-order mark wins; then the HTTP header's charset, then the page's meta tag,
+    each only if the bytes decode with it; otherwise charset_normalizer's guess.
+    """
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):  # fmt: skip
+        if body.startswith(bom):
+            return body.decode(name, errors="replace"), name
+    for declared in (_known(header_charset), declared_charset(body)):
+        if declared:
+            try:
+                return body.decode(declared), declared
+            except UnicodeDecodeError:
+                continue
+    best = charset_normalizer.from_bytes(body).best()
+    if best is not None and best.encoding:
+        return str(best), best.encoding
+    return body.decode("utf-8", errors="replace"), "utf-8"
