@@ -23,8 +23,8 @@ TABLES = (
     counts TEXT NOT NULL DEFAULT '{}', lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0
 )""",
     """CREATE TABLE IF NOT EXISTS web_items (
-    url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, stamp TEXT, chunking TEXT NOT NULL,
-    final_url TEXT, fetched_at REAL NOT NULL
+    url TEXT PRIMARY KEY, kind TEXT NOT NULL, etag TEXT, last_modified TEXT, stamp TEXT,
+    chunking TEXT NOT NULL, final_url TEXT, entries TEXT, fetched_at REAL NOT NULL
 )""",
 )
 
@@ -56,11 +56,15 @@ class WebItem:
     """What the last good fetch of a URL left to compare the next one with."""
 
     url: str
+    kind: str  # feed, sitemap, html or pdf
     etag: str | None
     last_modified: str | None
-    stamp: str | None
-    chunking: str
+    stamp: str | None  # the listing's stamp of a page when it was fetched
+    chunking: str  # the chunk settings its articles were cut with
     final_url: str | None
+    # A feed's or sitemap's (url, stamp) items, [] for a sitemap index's children: what a
+    # 304 for the listing stands for.
+    entries: tuple[tuple[str, str | None], ...] = ()
 
 
 _COLUMNS = (
@@ -177,25 +181,31 @@ class SourcesStore:
     def item(self, url: str) -> WebItem | None:
         """The validators of the last good fetch of `url`."""
         row = self._store.connection.execute(
-            "SELECT url, etag, last_modified, stamp, chunking, final_url FROM web_items"
-            " WHERE url=?",
+            "SELECT url, kind, etag, last_modified, stamp, chunking, final_url, entries"
+            " FROM web_items WHERE url=?",
             (url,),
         ).fetchone()
-        return WebItem(*row) if row else None
+        if row is None:
+            return None
+        entries = tuple((u, s) for u, s in json.loads(row[7] or "[]"))
+        url, kind, etag, last_modified, stamp, chunking, final_url = row[:7]
+        return WebItem(url, kind, etag, last_modified, stamp, chunking, final_url, entries)
 
     def put_item(self, item: WebItem, now: float) -> None:
         """Remember a good fetch of `item.url`."""
         with self._store.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO web_items(url, etag, last_modified, stamp, chunking,"
-                " final_url, fetched_at) VALUES(?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO web_items(url, kind, etag, last_modified, stamp,"
+                " chunking, final_url, entries, fetched_at) VALUES(?,?,?,?,?,?,?,?,?)",
                 (
                     item.url,
+                    item.kind,
                     item.etag,
                     item.last_modified,
                     item.stamp,
                     item.chunking,
                     item.final_url,
+                    json.dumps(item.entries),
                     now,
                 ),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import xml.sax
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -43,12 +44,15 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> tuple[list[Entr
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise FetchError(f"{url}: not a feed")
     problem = None
-    if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        line = getattr(exc, "getLineNumber", lambda: None)()
+    exc = parsed.get("bozo_exception")
+    # feedparser also flags harmless things (a missing content type, a charset override).
+    if isinstance(exc, xml.sax.SAXException):
+        line = exc.getLineNumber() if isinstance(exc, xml.sax.SAXParseException) else None
         where = f" at line {line}" if line else ""
-        problem = f"invalid XML{where} ({' '.join(str(exc).split())})"
+        problem = f"invalid XML{where} ({' '.join(str(exc.getMessage()).split())})"
     if not parsed.get("version") and not parsed.entries:
         raise FetchError(f"{url}: {problem or 'not a feed'}")
     entries: list[Entry] = []

@@ -12,7 +12,7 @@ import httpx
 from ingest.errors import FetchError
 from ingest.web.robots import RobotsCache, origin
 
-USER_AGENT = "ClusterChat/0.1 (+https://github.com/clusterchat; news reader)"
+USER_AGENT = "ClusterChat/0.1 (news reader)"
 # Statuses whose reason we name; others read "HTTP 418".
 _GONE = {404: "not found", 410: "gone", 401: "needs a login", 403: "forbidden"}
 

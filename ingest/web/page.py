@@ -6,6 +6,9 @@ import re
 from typing import Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import lxml.html
+from lxml.etree import ParserError
+
 from ingest.errors import FetchError, IngestError
 from ingest.html import parse_html
 from ingest.pdf import parse_pdf
@@ -57,6 +60,21 @@ def clean_url(url: str) -> str:
     return urlunsplit(parts._replace(fragment=""))
 
 
+def canonical_link(html: str, base: str) -> str | None:
+    """The absolute http(s) URL of the page's `<link rel=canonical>`, if it has one."""
+    try:
+        root = lxml.html.fromstring(html)
+    except (ParserError, ValueError):
+        return None
+    for link in root.iter("link"):
+        rels = (link.get("rel") or "").lower().split()
+        href = (link.get("href") or "").strip()
+        if "canonical" in rels and href:
+            url = clean_url(urljoin(base, href))
+            return url if urlsplit(url).scheme in ("http", "https") else None
+    return None
+
+
 def page_article(fetched: Fetched, kind: Kind) -> Article:
     """The article of an HTML page or PDF, keyed by its canonical URL.
 
@@ -72,9 +90,7 @@ def page_article(fetched: Fetched, kind: Kind) -> Article:
     if kind == "html":
         text, _charset = decode_html(fetched.body, fetched.charset)
         doc = parse_html(text, final)
-        canonical = clean_url(urljoin(final, doc.url)) if doc.url else final
-        if urlsplit(canonical).scheme not in ("http", "https"):
-            canonical = final
+        canonical = canonical_link(text, final) or final
     elif kind == "pdf":
         doc, pages = parse_pdf(final, fetched.body)
         canonical = final
