@@ -147,7 +147,7 @@ def test_charset_from_header_then_meta(body: str, header: str | None, expected: 
 
 
 def test_charset_guessed_when_nothing_declares_it():
-    body = ("<html><body><p>" + "Perché la città è già più bella. " * 20 + "</p></body></html>")
+    body = "<html><body><p>" + "Perché la città è già più bella. " * 20 + "</p></body></html>"
     text, _used = decode_html(body.encode("latin-1"), None)
     assert "Perché la città è già più bella." in text
 
