@@ -70,7 +70,8 @@ def test_a_changed_item_is_exactly_one_update(site: Site, web: WebIngest):
     news_feed(site, 4, dates={2: DAY2})
     report = run(web, feed)
     assert (report.added, report.updated, report.unchanged) == (0, 1, 3)
-    assert site.bodies["/news/2"] == 2 and site.bodies["/news/1"] == 1
+    assert site.bodies["/news/2"] == 2
+    assert site.bodies["/news/1"] == 1
     assert "nuove date" in web.store.get(_id_of(web, site.url("/news/2"))).text
 
 
@@ -82,7 +83,8 @@ def test_undated_items_are_asked_with_a_conditional_get(site: Site, web: WebInge
     site.put("/p/1", article_html("Pagina 1", 1, extra="Testo cambiato."))
     report = run(web, feed)
     assert (report.updated, report.unchanged) == (1, 2)
-    assert site.requests["/p/0"] == 2 and site.bodies["/p/0"] == 1  # a 304, no body
+    assert site.requests["/p/0"] == 2
+    assert site.bodies["/p/0"] == 1
 
 
 def test_items_that_leave_the_feed_are_kept(site: Site, web: WebIngest):
@@ -90,7 +92,8 @@ def test_items_that_leave_the_feed_are_kept(site: Site, web: WebIngest):
     run(web, feed)
     site.put("/feed.xml", rss([(site.url("/news/0"), "Notizia 0", DAY1)]))
     report = run(web, feed)
-    assert report.removed == 0 and len(web.store.articles()) == 3
+    assert report.removed == 0
+    assert len(web.store.articles()) == 3
 
 
 def test_every_failure_is_one_line_and_the_rest_is_stored(site: Site, web: WebIngest):
@@ -113,7 +116,8 @@ def test_every_failure_is_one_line_and_the_rest_is_stored(site: Site, web: WebIn
     }
     # Failed items are asked again next time; the stored one is not.
     again = run(web, feed)
-    assert again.unchanged == 1 and len(again.failed) == 4
+    assert again.unchanged == 1
+    assert len(again.failed) == 4
 
 
 def test_broken_feed_and_not_a_feed(site: Site, web: WebIngest):
@@ -122,7 +126,8 @@ def test_broken_feed_and_not_a_feed(site: Site, web: WebIngest):
     broken = site.put("/broken.xml", good.replace("</channel></rss>", "<item><title>x</titl"))
     report = run(web, broken)
     assert report.added == 1
-    assert report.failed[0][0] == broken and report.failed[0][1].startswith("invalid XML")
+    assert report.failed[0][0] == broken
+    assert report.failed[0][1].startswith("invalid XML")
     text = site.put("/notes.txt", "just words", content_type="text/plain")
     report = run(web, text)
     assert report.failed == [(text, "not an HTML page, PDF, feed or sitemap (text/plain)")]
@@ -146,7 +151,8 @@ def test_sitemap_index_reaches_every_page(site: Site, web: WebIngest):
     )
     assert run(web, index).added == 3
     report = run(web, index)
-    assert report.unchanged == 3 and site.bodies["/s/0"] == 1
+    assert report.unchanged == 3
+    assert site.bodies["/s/0"] == 1
 
 
 def test_a_deleted_article_comes_back_on_the_next_run(site: Site, web: WebIngest):
@@ -181,8 +187,11 @@ def test_two_connections_refresh_a_source_once(site: Site, tmp_path: Path):
     assert site.requests["/feed.xml"] == 1
     assert sorted(r is None for r in results) == [False, True]
     source = webs[1].sources.get(feed)
-    assert source is not None and source.last_status == "ok" and source.counts["added"] == 3
-    assert source.next_due > time.time() + 3000 and source.lease_until == 0
+    assert source is not None
+    assert source.last_status == "ok"
+    assert source.counts["added"] == 3
+    assert source.next_due > time.time() + 3000
+    assert source.lease_until == 0
     # Once refreshed it is not due: a scheduler in another process leaves it alone.
     assert refresh_source(webs[1], feed, due_only=True) is None
     for web in webs:
@@ -199,7 +208,8 @@ def test_scheduler_refreshes_due_sources_and_calls_back(site: Site, web: WebInge
         assert changed.wait(10)
     finally:
         scheduler.stop()
-    assert len(web.store.articles()) == 2 and site.requests["/feed.xml"] == 1
+    assert len(web.store.articles()) == 2
+    assert site.requests["/feed.xml"] == 1
     assert scheduler.run_once().sources == {}  # nothing due any more
 
 
@@ -210,9 +220,11 @@ def test_manual_refresh_of_many_sources(site: Site, web: WebIngest):
         web.sources.add(url, 3600, time.time())
     result = refresh_many(web, [feed, gone], due_only=False)
     assert result.sources == {feed: "ok", gone: "failed"}
-    assert result.report.added == 2 and result.report.failed == [(gone, "HTTP 404 not found")]
+    assert result.report.added == 2
+    assert result.report.failed == [(gone, "HTTP 404 not found")]
     stored = web.sources.get(gone)
-    assert stored is not None and stored.last_status == "failed"
+    assert stored is not None
+    assert stored.last_status == "failed"
     assert stored.last_error == f"{gone}: HTTP 404 not found"
 
 
