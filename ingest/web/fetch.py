@@ -84,6 +84,16 @@ class Fetcher:
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _pace(self, url: str, delay: float) -> None:
         """Sleep until this site may get its next request, and book the one after."""
         site = origin(url)
