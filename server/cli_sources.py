@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from index.docstore import DocStore
 from index.errors import SearchIndexError
-from index.sources_store import Source, SourcesStore
+from index.sources_store import SourcesStore
 from ingest.errors import FetchError
 from ingest.web.fetch import check_url
 from server import cli
@@ -25,6 +24,7 @@ from server.sources import (
     format_every,
     parse_every,
     refresh_many,
+    source_json,
     web_ingest_for,
 )
 from server.wiring import open_store
@@ -57,26 +57,6 @@ def ingest_urls(
         web = web_ingest_for(settings, store, fetcher)
         for url in urls:
             web.ingest(url, report, progress)
-
-
-def _when(stamp: float | None) -> str | None:
-    if stamp is None:
-        return None
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
-
-
-def source_json(source: Source) -> dict[str, Any]:
-    """A source as `sources list --json` and the admin API show it."""
-    return {
-        "url": source.url,
-        "every": format_every(source.every_s),
-        "kind": source.kind,
-        "last_fetch": _when(source.last_fetch),
-        "status": source.last_status,
-        "error": source.last_error,
-        "counts": source.counts,
-        "next_due": _when(source.next_due),
-    }
 
 
 @sources_app.command("add")

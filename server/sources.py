@@ -11,10 +11,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 from index.docstore import DocStore
+from index.sources_store import Source
 from ingest.web.fetch import Fetcher
 from server.pipeline import IngestReport
 from server.settings import Settings
@@ -66,6 +69,26 @@ def fetcher_for(settings: Settings, client: httpx.Client | None = None) -> Fetch
 def web_ingest_for(settings: Settings, store: DocStore, fetcher: Fetcher) -> WebIngest:
     """URL ingestion into `store` with the configured chunk settings."""
     return WebIngest(store, fetcher, settings.chunk_chars, settings.chunk_overlap)
+
+
+def _when(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """A source as `sources list --json` and the admin API show it."""
+    return {
+        "url": source.url,
+        "every": format_every(source.every_s),
+        "kind": source.kind,
+        "last_fetch": _when(source.last_fetch),
+        "status": source.last_status,
+        "error": source.last_error,
+        "counts": source.counts,
+        "next_due": _when(source.next_due),
+    }
 
 
 def owner_id() -> str:
@@ -168,9 +191,11 @@ class SourceScheduler:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop after the refresh under way, if any."""
+        """Stop after the refresh under way, if any, and close the HTTP client."""
         self._stop.set()
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._web.fetcher.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self._poll):
