@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from server.http.app import create_app
 from tests.loopback_site import Site, article_html, rss
-from tests.server.conftest import admin_headers, settings_for, wait_job
+from tests.server.conftest import ServeProcess, admin_headers, settings_for, wait_job
 
 pytestmark = pytest.mark.slow
 DAY1 = "Thu, 07 Mar 2024 10:00:00 GMT"
@@ -128,3 +129,46 @@ def test_two_apps_on_one_data_folder_refresh_a_due_source_once(data_copy: Path, 
         assert site.requests["/feed.xml"] == 1
         assert listed["counts"]["added"] == 2
         assert b.get("/healthz").json()["documents"] == 6
+
+
+def test_three_server_processes_refresh_each_due_source_once(data_copy: Path, site: Site):
+    """Two `clusterchat serve` (one with two workers) on one data folder: every source
+    is fetched once, and the new articles become searchable on both."""
+    feeds = []
+    for f in range(3):
+        site.put(f"/f{f}/n", article_html(f"Bando del distretto {f}", 40 + f))
+        feeds.append(site.put(f"/f{f}.xml", rss([(site.url(f"/f{f}/n"), "n", DAY1)]), delay=0.3))
+    env = {"CLUSTERCHAT_SOURCES_POLL": "0.2", "CLUSTERCHAT_FETCH_INTERVAL": "0"}
+    one = ServeProcess(data_copy, env=env)
+    two = ServeProcess(data_copy, env=env, workers=2)
+    try:
+        # Generous: on a busy two-core machine a two-worker server took two minutes to start.
+        one.start(timeout=300)
+        two.start(timeout=300)
+        _refreshed_once(one.url, two.url, feeds, site)
+    finally:
+        one.stop()
+        two.stop()
+
+
+def _refreshed_once(url_one: str, url_two: str, feeds: list[str], site: Site) -> None:
+    with (
+        httpx.Client(base_url=url_one, headers=admin_headers(), timeout=30) as a,
+        httpx.Client(base_url=url_two, headers=admin_headers(), timeout=30) as b,
+    ):
+        for feed in feeds:
+            assert a.post("/api/sources", json={"url": feed}).status_code == 201
+        deadline = time.monotonic() + 120
+        while not all(s["last_fetch"] for s in b.get("/api/sources").json()["sources"]):
+            assert time.monotonic() < deadline, b.get("/api/sources").json()
+            time.sleep(0.2)
+        time.sleep(1.5)  # every worker has polled several times since
+        assert [site.requests[f"/f{f}.xml"] for f in range(3)] == [1, 1, 1]
+        assert [site.bodies[f"/f{f}/n"] for f in range(3)] == [1, 1, 1]
+        for client in (a, b):  # the refreshing worker indexed them; both servers see it
+            while True:
+                hits = client.post("/api/search", json={"query": "Bando del distretto 2"}).json()
+                if site.url("/f2/n") in {h["url"] for h in hits.get("hits", [])}:
+                    break
+                assert time.monotonic() < deadline + 180, hits
+                time.sleep(0.5)
