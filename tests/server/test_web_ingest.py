@@ -101,10 +101,11 @@ def test_every_failure_is_one_line_and_the_rest_is_stored(site: Site, web: WebIn
     site.put("/img.png", b"\x89PNG\r\n\x1a\n", content_type="image/png")
     site.put("/menu", "<html><body><nav>Home</nav></body></html>")
     site.put("/slow", article_html("Lenta"), delay=3)
-    feed = site.put(
-        "/mixed.xml",
-        rss([(site.url(p), p, DAY1) for p in ("/ok", "/gone", "/img.png", "/menu", "/slow")]),
-    )
+    site.put("/big", article_html("Grande", extra="parola " * 60_000))
+    site.put("/private/x", article_html("Privata"))
+    site.put("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    paths = ("/ok", "/gone", "/img.png", "/menu", "/slow", "/big", "/private/x")
+    feed = site.put("/mixed.xml", rss([(site.url(p), p, DAY1) for p in paths]))
     report = run(web, feed)
     assert report.added == 1
     reasons = dict(report.failed)
@@ -113,11 +114,35 @@ def test_every_failure_is_one_line_and_the_rest_is_stored(site: Site, web: WebIn
         site.url("/img.png"): "not an HTML page or PDF (image/png)",
         site.url("/menu"): "no main article text found in the HTML",
         site.url("/slow"): "timed out after 2 s",
+        site.url("/big"): "too large (over 262144 bytes)",
+        site.url("/private/x"): "disallowed by the site's robots.txt",
     }
+    assert site.requests["/private/x"] == 0
     # Failed items are asked again next time; the stored one is not.
     again = run(web, feed)
     assert again.unchanged == 1
-    assert len(again.failed) == 4
+    assert len(again.failed) == 6
+
+
+def test_pdf_and_latin1_items(site: Site, web: WebIngest):
+    pdf = (Path(__file__).resolve().parents[1] / "data" / "bollettino.pdf").read_bytes()
+    site.put("/bollettino.pdf", pdf, content_type="application/pdf")
+    latin = article_html("Città e perché", 5, extra="La città è più bella già così.")
+    site.put("/latin", latin.replace('charset="utf-8"', "").encode("latin-1"),
+             content_type="text/html; charset=iso-8859-1")  # fmt: skip
+    site.put("/undeclared", latin.replace('<meta charset="utf-8">', "").encode("cp1252"),
+             content_type="text/html")  # fmt: skip
+    paths = ("/bollettino.pdf", "/latin", "/undeclared")
+    feed = site.put("/docs.xml", rss([(site.url(p), p, DAY1) for p in paths]))
+    report = run(web, feed)
+    assert (report.added, report.failed) == (3, [])
+    pdf_article = web.store.get(_id_of(web, site.url("/bollettino.pdf")))
+    assert pdf_article.pages
+    assert pdf_article.source == site.url("/bollettino.pdf")
+    for path in ("/latin", "/undeclared"):
+        article = web.store.get(_id_of(web, site.url(path)))
+        assert article.title == "Città e perché"
+        assert "La città è più bella già così." in article.text
 
 
 def test_broken_feed_and_not_a_feed(site: Site, web: WebIngest):
