@@ -13,7 +13,7 @@ from ingest.chunk import chunk
 from ingest.errors import FetchError, IngestError
 from ingest.web.feeds import Entry, parse_feed
 from ingest.web.fetch import Fetched, Fetcher
-from ingest.web.page import kind_of, page_article
+from ingest.web.page import Kind, kind_of, page_article
 from ingest.web.sitemap import parse_sitemap
 from server.extraction import facts_of
 from server.pipeline import IngestReport, chunking_key, fingerprint
@@ -143,17 +143,17 @@ class WebIngest:
             self._remember(fetched, item.kind, entry.stamp, (), item)
             return
         try:
-            kind = kind_of(fetched)
+            kind: Kind | None = kind_of(fetched)
         except FetchError:
             kind = None
-        if kind not in ("html", "pdf"):
-            shown = kind or fetched.content_type or "no content type"
-            report.failed.append((entry.url, f"not an HTML page or PDF ({shown})"))
+        if kind == "html" or kind == "pdf":
+            self._store_page(fetched, kind, entry.stamp, report)
             return
-        self._store_page(fetched, kind, entry.stamp, report)
+        shown = kind or fetched.content_type or "no content type"
+        report.failed.append((entry.url, f"not an HTML page or PDF ({shown})"))
 
     def _store_page(
-        self, fetched: Fetched, kind: str, stamp: str | None, report: IngestReport
+        self, fetched: Fetched, kind: Kind, stamp: str | None, report: IngestReport
     ) -> None:
         url = fetched.url
         stamp_bytes = fingerprint(fetched.body, self.chunk_chars, self.chunk_overlap)
@@ -162,7 +162,7 @@ class WebIngest:
             self._remember(fetched, kind, stamp, ())
             return
         try:
-            article = page_article(fetched, kind)  # type: ignore[arg-type]
+            article = page_article(fetched, kind)
         except IngestError as exc:
             _fail(report, url, exc)
             return
