@@ -54,6 +54,7 @@ check: install-dev
 
 bench: install
 	$(BIN)/python -m scripts.bench
+	$(BIN)/python -m scripts.bench.feeds
 
 demo-pdfs: install-dev
 	$(BIN)/python scripts/make_demo_pdfs.py

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index import facts_store
+from index import facts_store, sources_store
 from index.duplicates import DuplicateInput
 from index.errors import NotFound
 from index.types import Vectors
@@ -121,6 +121,11 @@ class DocStore:
                 self._connections[thread] = db
         return db
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads by the tables that share the file (sources)."""
+        return self._db
+
     def _migrate(self) -> None:
         with self.transaction() as db:
             for table, column, ddl in ADDED_COLUMNS:
@@ -128,6 +133,7 @@ class DocStore:
                 if column not in present:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
             facts_store.create_tables(db)
+            sources_store.create_tables(db)
 
     def close(self) -> None:
         """Close every thread's connection."""

@@ -19,3 +19,7 @@ class EncryptedDocument(IngestError):
 
 class BadEncoding(IngestError):
     """The text file is not valid UTF-8."""
+
+
+class FetchError(IngestError):
+    """A URL could not be fetched or read: unreachable, an HTTP error, too large, bad XML."""

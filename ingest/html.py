@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import trafilatura
 
@@ -14,11 +15,12 @@ from ingest.text import TextDoc, drop_leading_line, markdown_to_text, parse_date
 MIN_TEXT_CHARS = 40
 
 
-def parse_html(raw: str, path: Path) -> TextDoc:
+def parse_html(raw: str, path: Path | str) -> TextDoc:
     """Extract the article from a full HTML page, dropping menus, footers and ads.
 
-    Headings come through as sections; the page's own <h1> becomes the title when it
-    repeats the metadata title.
+    `path` is the file, or the URL (a string) the page was fetched from. Headings come
+    through as sections; the page's own <h1> becomes the title when it repeats the
+    metadata title.
     """
     document = trafilatura.bare_extraction(
         raw,
@@ -34,7 +36,8 @@ def parse_html(raw: str, path: Path) -> TextDoc:
     text, sections, h1 = markdown_to_text(fields.get("text") or "")
     if len(text.strip()) < MIN_TEXT_CHARS:
         raise EmptyArticle(f"{path}: no main article text found in the HTML")
-    title = (fields.get("title") or h1 or path.stem).strip()
+    stem = path.stem if isinstance(path, Path) else PurePosixPath(urlsplit(path).path).stem
+    title = (fields.get("title") or h1 or stem or str(path)).strip()
     if h1:
         text, sections = drop_leading_line(text, sections, h1)
     return TextDoc(

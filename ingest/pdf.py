@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -37,8 +38,8 @@ def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
     return text.strip(), starts
 
 
-def parse_pdf(path: Path) -> tuple[TextDoc, tuple[int, ...]]:
-    """Read the text layer of every page.
+def parse_pdf(path: Path | str, data: bytes | None = None) -> tuple[TextDoc, tuple[int, ...]]:
+    """Read the text layer of every page (of `data` when given; `path` then names it).
 
     Returns:
         The document and the offset in its text where each page starts.
@@ -48,7 +49,7 @@ def parse_pdf(path: Path) -> tuple[TextDoc, tuple[int, ...]]:
         EmptyArticle: no page has a text layer (empty or scanned PDF).
     """
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(data) if data is not None else path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise EncryptedDocument(f"{path}: the PDF is encrypted; remove the password first")
         pages = [_reflow(page.extract_text() or "") for page in reader.pages]

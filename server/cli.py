@@ -21,6 +21,7 @@ from index.errors import SearchIndexError
 from index.search import MODES
 from index.types import DATE_FIELDS, Filters, Hit
 from ingest.errors import IngestError
+from ingest.web.fetch import is_url
 from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
 from server.cli_facts import listing_extras, render_facts
@@ -135,7 +136,12 @@ def _summary(report: IngestReport) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, folders (recursive), or http(s) URLs of feeds, sitemaps, pages."
+        ),
+    ],
     data_dir: DataDir = None,
     do_prune: Annotated[
         bool,
@@ -150,11 +156,16 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Add or update articles (.html .htm .pdf .txt .md .jsonl) and update the index.
+    """Add or update articles (.html .htm .pdf .txt .md .jsonl, or URLs) and update the index.
 
-    Exit code 0 when every file succeeded, 1 when some failed (the rest is stored),
-    2 for bad usage (such as a path that does not exist).
+    A URL may be an RSS or Atom feed, a sitemap or a single page (HTML or PDF), told apart
+    by its content. Exit code 0 when every file and item succeeded, 1 when some failed (the
+    rest is stored), 2 for bad usage (such as a path that does not exist).
     """
+    from server.cli_sources import checked_urls, ingest_urls
+
+    urls = checked_urls([p for p in paths if is_url(p)])
+    files = [Path(p) for p in paths if not is_url(p)]
     settings = settings_for(data_dir)
     embedder = None if no_index else loaded_embedder(settings)
     store = open_store(settings)
@@ -162,13 +173,22 @@ def ingest(
         with _progress() as bar:
             task = bar.add_task("reading", total=None)
             report = ingest_paths(
-                paths,
+                files,
                 store,
                 chunk_chars=settings.chunk_chars,
                 chunk_overlap=settings.chunk_overlap,
                 do_prune=do_prune,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+            if urls:
+                bar.update(task, description="fetching")
+                ingest_urls(
+                    settings,
+                    store,
+                    urls,
+                    report,
+                    lambda d, t: bar.update(task, completed=d, total=t),
+                )
     except IngestError as exc:
         fail(str(exc))
     finally:
@@ -544,6 +564,12 @@ def _check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+# Registered last: the module uses the helpers above (settings_for, fail, _summary...).
+from server.cli_sources import register  # noqa: E402
+
+register(app)
 
 
 def main() -> None:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     api_keys: list[SecretStr] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # Fetching URLs (clusterchat ingest URL, sources; docs/sources.md)
+    fetch_timeout: float = Field(default=20.0, gt=0, le=600)  # seconds per URL, in all
+    fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # a page, feed or PDF
+    fetch_interval: float = Field(default=0.5, ge=0, le=3600)  # seconds between requests/site
+    # Seconds between the server's checks for due sources; 0: no background refresh.
+    sources_poll: float = Field(default=60.0, ge=0, le=86400)
     cors_origins: list[str] = Field(default_factory=list)
     web_dir: Path = WEB_DIR
     log_level: str = "INFO"

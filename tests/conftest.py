@@ -22,6 +22,7 @@ from index.search import Searcher
 from server.pipeline import ingest_paths, update_index
 from server.settings import Settings
 from server.wiring import searcher_for
+from tests.loopback_site import Site
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "tests" / "data"
@@ -245,3 +246,10 @@ def _quiet_tokenizers() -> Iterator[None]:
         os.environ.pop("TOKENIZERS_PARALLELISM", None)
     else:
         os.environ["TOKENIZERS_PARALLELISM"] = previous
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A loopback HTTP server serving the pages a test puts on it."""
+    with Site() as running:
+        yield running

@@ -23,7 +23,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
 from ingest.errors import IngestError, UnsupportedFormat
-from server.http import routes_admin, routes_answer, routes_facts, routes_openai
+from server.http import routes_admin, routes_answer, routes_facts, routes_openai, routes_sources
 from server.http.deps import ServicesDep
 from server.http.metrics import CONTENT_TYPE
 from server.http.routes_answer import example_questions
@@ -292,7 +292,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.jobs.recover()
+        refresher = routes_sources.start_refresher(services)
         yield
+        if refresher is not None:
+            refresher.stop()
         services.jobs.wait(timeout=5)
         services.close()
 
@@ -320,6 +323,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_openai.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_facts.router)
+    app.include_router(routes_sources.router)
     _document_errors(app)
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")

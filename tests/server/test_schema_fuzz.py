@@ -53,6 +53,10 @@ OPERATIONS = [
     ("GET", "/api/jobs/{job_id}"),
     ("GET", "/api/articles/{article_id}/facts"),
     ("GET", "/api/people"),
+    ("GET", "/api/sources"),
+    ("POST", "/api/sources"),
+    ("DELETE", "/api/sources"),
+    ("POST", "/api/sources/refresh"),
 ]
 # Examples per operation; FUZZ_EXAMPLES=300 for a deeper run than CI's.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
@@ -62,7 +66,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 # path, so no request to them is schema-invalid (hypothesis would report Unsatisfiable).
 WITH_BODY = [(m, p) for m, p in OPERATIONS if m == "POST" and p != "/api/reindex"]
 # A required, bounded query parameter can be sent invalid too.
-WITH_INPUT = [*WITH_BODY, ("GET", "/api/people")]
+WITH_INPUT = [*WITH_BODY, ("GET", "/api/people"), ("DELETE", "/api/sources")]
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in WITH_INPUT
 ]
@@ -76,7 +80,10 @@ def server_url(
     thread_server: Callable[..., Any],
 ) -> Iterator[str]:
     """A real uvicorn over a copy of the index (admin API on, default limits)."""
-    app = create_app(make_settings(copy_built(tmp_path_factory.mktemp("fuzz") / "data")))
+    # Sources the fuzzer registers are never refreshed in the background, and a refresh job
+    # it starts gives up on a made-up host within a second.
+    data_dir = copy_built(tmp_path_factory.mktemp("fuzz") / "data")
+    app = create_app(make_settings(data_dir, sources_poll=0, fetch_timeout=1))
     with thread_server(app) as server:
         yield server.url
 

@@ -1,0 +1,1 @@
+"""Reading articles over HTTP: fetching, robots.txt, charsets, feeds and sitemaps."""
