@@ -29,7 +29,14 @@ from server.http.app import configure_logging
 from server.http.schemas import answer_out
 from server.pipeline import BUILD_LOCK_WAIT_S, IngestReport, ingest_paths, update_index
 from server.settings import Settings, settings_error
-from server.wiring import build_services, embedder_for, extractive_for, open_store, searcher_for
+from server.wiring import (
+    build_services,
+    embedder_for,
+    extractive_for,
+    indexer_for,
+    open_store,
+    searcher_for,
+)
 
 app = typer.Typer(
     help="ClusterChat: ask questions about a collection of news articles.",
@@ -106,8 +113,7 @@ def _build(settings: Settings, embedder: Embedder, force: bool) -> Any:
         report = update_index(
             store,
             embedder,
-            settings.index_dir,
-            faiss_kind=settings.faiss_index,
+            indexer_for(settings, store),
             force=force,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             sentence_vectors=settings.sentence_vectors,

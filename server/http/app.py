@@ -26,6 +26,7 @@ from ingest.errors import IngestError, UnsupportedFormat
 from server.http import routes_admin, routes_answer, routes_facts, routes_openai
 from server.http.deps import ServicesDep
 from server.http.metrics import CONTENT_TYPE
+from server.http.routes_admin import index_job
 from server.http.routes_answer import example_questions
 from server.settings import Settings, settings_error
 from server.wiring import build_services
@@ -292,6 +293,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.jobs.recover()
+        # With Postgres, this server also runs the jobs another server queued.
+        services.jobs.handle("update", index_job(services, force=False))
+        services.jobs.handle("reindex", index_job(services, force=True))
         yield
         services.jobs.wait(timeout=5)
         services.close()
