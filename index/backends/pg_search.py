@@ -171,8 +171,8 @@ class PgSearcher:
         """Top `n` rows by cosine similarity (HNSW, scanning on while filters drop rows)."""
         where, args = _filters_sql(filters)
         rows = self.store.db.get().execute(
-            f"SELECT id, 1 - (embedding <=> %(q)s) FROM index_chunks WHERE {LIVE}{where}"
-            " ORDER BY embedding <=> %(q)s LIMIT %(n)s",
+            f"SELECT id, 1 - (embedding <=> %(q)b) FROM index_chunks WHERE {LIVE}{where}"
+            " ORDER BY embedding <=> %(q)b LIMIT %(n)s",
             {"v": version.id, "q": query[0], "n": n, **args},
         )
         # relaxed_order iterative scans may return neighbours slightly out of order

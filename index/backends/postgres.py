@@ -246,9 +246,10 @@ class PgStore:
             rows = conn.execute(
                 "SELECT key, vector FROM embeddings WHERE embedder=%s AND key = ANY(%s)",
                 (embedder, list(keys[i : i + BATCH])),
+                binary=True,  # vectors as float32 bytes, not text to parse
             )
             for key, vector in rows:
-                found[key] = np.asarray(vector, dtype=np.float32)
+                found[key] = vector.to_numpy().astype(np.float32, copy=False)
         return found
 
     def cached_keys(self, embedder: str, keys: Sequence[str]) -> set[str]:
@@ -267,7 +268,7 @@ class PgStore:
         """Remember vectors by content key, committed at once so a crash keeps them."""
         with self.db.transaction() as conn, conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO embeddings(embedder, key, vector) VALUES (%s, %s, %s)"
+                "INSERT INTO embeddings(embedder, key, vector) VALUES (%s, %s, %b)"
                 " ON CONFLICT (embedder, key) DO UPDATE SET vector = EXCLUDED.vector",
                 [
                     (embedder, k, np.ascontiguousarray(v, dtype=np.float32))
