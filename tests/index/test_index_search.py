@@ -4,7 +4,6 @@ modes, filters, generations, locking."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
