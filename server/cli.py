@@ -11,16 +11,19 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from index.backends.pg_schema import SchemaMismatch
 from index.embedder import Embedder
 from index.errors import SearchIndexError
 from index.search import MODES
 from index.types import Filters, Hit
 from ingest.errors import IngestError
+from server import cli_db
 from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
 from server.cli_facts import listing_extras, render_facts
@@ -469,6 +472,8 @@ def serve(
 
     settings = settings_for(data_dir)
     _check_port(host, port)
+    if settings.database_url is not None:
+        open_store(settings).close()  # an unmigrated or newer schema stops here, in one line
     # Workers are new processes: they read the settings from the environment.
     os.environ["CLUSTERCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
     shown = f"[{host}]" if ":" in host else host
@@ -507,7 +512,14 @@ def _check_port(host: str, port: int) -> None:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
+cli_db.register(app)
+
+
 def main() -> None:
     """Entry point of the `clusterchat` script."""
     configure_logging("WARNING", "%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except (SchemaMismatch, psycopg.OperationalError) as exc:  # any command, one line
+        console.print(f"[bold red]error:[/] {' '.join(str(exc).split())}", highlight=False)
+        raise SystemExit(2) from None
