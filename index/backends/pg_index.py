@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 # Session advisory lock held by the one build that may run against a database.
 BUILD_LOCK = 0x62756964  # "buid"
 KEEP_VERSIONS = 3
-VERSION_COLUMNS = "id, name, embedder, dim, revision, chunks, articles, sentences, tokenizer"
+VERSION_COLUMNS = "id, name, embedder, dim, revision, chunks, articles, sentences, tokenizer, avgdl"
 
 
 def current_version(conn: Connection) -> dict[str, Any] | None:
@@ -202,12 +202,14 @@ class PgIndex:
         columns = 'chunk_id, article_id, ordinal, text, start, "end", heading, page, title,'
         columns += " url, published, source"
         conn.execute(
-            f"INSERT INTO index_chunks(record_key, added_in, embedding, tsv, {columns})"
-            " SELECT s.record_key, %s, e.vector, to_tsvector('italian', s.embed_text),"
-            f" {', '.join('s.' + c.strip() for c in columns.split(','))}"
-            " FROM staging s JOIN embeddings e ON e.embedder = %s AND e.key = s.embed_key"
-            " WHERE NOT EXISTS (SELECT 1 FROM index_chunks i"
-            "  WHERE i.record_key = s.record_key AND i.removed_in IS NULL)",
+            f"INSERT INTO index_chunks(record_key, added_in, embedding, tsv, doclen, {columns})"
+            " SELECT t.record_key, %s, t.vector, t.tsv,"
+            " (SELECT COALESCE(SUM(cardinality(u.positions)), 0) FROM unnest(t.tsv) u),"
+            f" {', '.join('t.' + c.strip() for c in columns.split(','))}"
+            " FROM (SELECT s.*, e.vector, to_tsvector('italian', s.embed_text) AS tsv"
+            "  FROM staging s JOIN embeddings e ON e.embedder = %s AND e.key = s.embed_key"
+            "  WHERE NOT EXISTS (SELECT 1 FROM index_chunks i"
+            "   WHERE i.record_key = s.record_key AND i.removed_in IS NULL)) t",
             (version, embedder.name),
         )
         conn.execute(
@@ -215,6 +217,16 @@ class PgIndex:
             " AND i.added_in < %s"
             " AND NOT EXISTS (SELECT 1 FROM staging s WHERE s.record_key = i.record_key)",
             (version, version),
+        )
+        live = f"added_in <= {version} AND (removed_in IS NULL OR removed_in > {version})"
+        conn.execute(
+            "INSERT INTO index_terms(version, lexeme, df) SELECT %s, word, ndoc FROM ts_stat(%s)",
+            (version, f"SELECT tsv FROM index_chunks WHERE {live}"),
+        )
+        conn.execute(
+            "UPDATE index_versions SET avgdl ="
+            f" (SELECT COALESCE(AVG(doclen), 0) FROM index_chunks WHERE {live}) WHERE id = %s",
+            (version,),
         )
         conn.execute("UPDATE index_current SET version = %s", (version,))
         # Searches still running read the previous version: keep its rows, drop older ones.
@@ -227,6 +239,10 @@ class PgIndex:
             "DELETE FROM index_versions WHERE id NOT IN"
             " (SELECT id FROM index_versions ORDER BY id DESC LIMIT %s)",
             (KEEP_VERSIONS,),
+        )
+        conn.execute(
+            "DELETE FROM index_terms t WHERE NOT EXISTS"
+            " (SELECT 1 FROM index_versions v WHERE v.id = t.version)"
         )
 
 

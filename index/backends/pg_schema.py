@@ -51,7 +51,13 @@ CREATE TABLE index_versions (
     id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, embedder TEXT NOT NULL,
     dim INTEGER NOT NULL, revision BIGINT NOT NULL, chunks INTEGER NOT NULL,
     articles INTEGER NOT NULL, sentences INTEGER, tokenizer TEXT NOT NULL,
-    lexicon BYTEA NOT NULL, created TIMESTAMPTZ NOT NULL DEFAULT now()
+    lexicon BYTEA NOT NULL, avgdl REAL NOT NULL DEFAULT 0,
+    created TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+-- BM25 statistics of each version: in how many of its chunks each lexeme occurs.
+CREATE TABLE index_terms (
+    version BIGINT NOT NULL, lexeme TEXT NOT NULL, df INTEGER NOT NULL,
+    PRIMARY KEY (version, lexeme)
 );
 -- One row: the version every search reads. Switched in the build's last statement.
 CREATE TABLE index_current (
@@ -67,7 +73,8 @@ CREATE TABLE index_chunks (
     chunk_id TEXT NOT NULL, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
     heading TEXT, page INTEGER, title TEXT NOT NULL, url TEXT, published DATE,
-    source TEXT NOT NULL, embedding vector({VECTOR_DIM}) NOT NULL, tsv tsvector NOT NULL
+    source TEXT NOT NULL, embedding vector({VECTOR_DIM}) NOT NULL, tsv tsvector NOT NULL,
+    doclen INTEGER NOT NULL  -- lexemes in tsv, repeats counted (BM25's document length)
 );
 CREATE INDEX index_chunks_live ON index_chunks(added_in, removed_in);
 CREATE INDEX index_chunks_key ON index_chunks(record_key) WHERE removed_in IS NULL;
