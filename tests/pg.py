@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ BACKENDS = ("embedded", "postgres")
 
 def start_server() -> tuple[Any, Path]:
     """Start the session's server; returns it and its folder."""
-    import pgserver
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from pgserver import postgres_server
 
     folder = Path(tempfile.mkdtemp(prefix="ccpg-", dir="/tmp"))
-    return pgserver.get_server(folder / "pg", cleanup_mode="stop"), folder
+    return postgres_server.get_server(folder / "pg", cleanup_mode="stop"), folder
 
 
 def stop_server(server: Any, folder: Path) -> None:
