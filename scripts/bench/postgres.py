@@ -66,10 +66,21 @@ def copy_folder(settings: Settings, url: str) -> dict[str, Any]:
         counts = copy_store(settings.db_path, store)
         embedder = CacheOnly(str(meta["embedder"]), int(str(meta["dim"])))
         report = update_index(store, embedder, PgIndex(), sentence_vectors=True)
+        sizes: dict[str, int] = dict(
+            store.db.get()
+            .execute(
+                "SELECT 'database', pg_database_size(current_database()) UNION ALL"
+                " SELECT relname::text, pg_total_relation_size(oid) FROM pg_class"
+                " WHERE relname IN ('index_chunks', 'embeddings', 'articles', 'chunks',"
+                " 'index_chunks_hnsw', 'index_chunks_tsv')"
+            )
+            .fetchall()
+        )
     finally:
         store.close()
     assert report is not None
     return {
+        "megabytes": {name: size / 2**20 for name, size in sizes.items()},
         "seconds": time.perf_counter() - started,
         "tables": {c.table: [c.source, c.copied] for c in counts},
         "counts_match": all(c.ok for c in counts),
@@ -191,6 +202,10 @@ def render(result: dict[str, Any]) -> str:
             f"| | {c['seconds']:.1f} s, {c['embedded']} embedded, counts "
             f"{'match' if c['counts_match'] else 'MISMATCH'} |"
         )
+    sizes = f["copy_big"].get("megabytes", {})
+    if sizes:
+        listed = ", ".join(f"{name} {mib:.0f}" for name, mib in sorted(sizes.items()))
+        lines += ["", f"Database size after copying the big folder (MiB): {listed}."]
     lines += ["", "| target | value | met |", "|---|---|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['target']} | {t['value']:.4g} | {'yes' if t['met'] else 'NO'} |")
