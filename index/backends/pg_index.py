@@ -143,6 +143,8 @@ class PgIndex:
             name = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-r{revision}"
             with conn.transaction():
                 self._write_version(conn, embedder, name, revision, rows, texts, sentences, split)
+            # Statistics for the planner, and a visibility map for index-only BM25 scans.
+            conn.execute("VACUUM (ANALYZE) index_postings, index_chunks")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
         seconds = time.perf_counter() - started
@@ -218,6 +220,12 @@ class PgIndex:
             " AND NOT EXISTS (SELECT 1 FROM staging s WHERE s.record_key = i.record_key)",
             (version, version),
         )
+        conn.execute(
+            "INSERT INTO index_postings(lexeme, row_id, tf, doclen, added_in)"
+            " SELECT u.lexeme, c.id, cardinality(u.positions), c.doclen, c.added_in"
+            " FROM index_chunks c CROSS JOIN LATERAL unnest(c.tsv) u WHERE c.added_in = %s",
+            (version,),
+        )
         live = f"added_in <= {version} AND (removed_in IS NULL OR removed_in > {version})"
         conn.execute(
             "INSERT INTO index_terms(version, lexeme, df) SELECT %s, word, ndoc FROM ts_stat(%s)",
@@ -231,6 +239,11 @@ class PgIndex:
         conn.execute("UPDATE index_current SET version = %s", (version,))
         # Searches still running read the previous version: keep its rows, drop older ones.
         if previous is not None:
+            conn.execute(
+                "DELETE FROM index_postings WHERE row_id IN (SELECT id FROM index_chunks"
+                " WHERE removed_in IS NOT NULL AND removed_in <= %s)",
+                (previous,),
+            )
             conn.execute(
                 "DELETE FROM index_chunks WHERE removed_in IS NOT NULL AND removed_in <= %s",
                 (previous,),

@@ -80,6 +80,14 @@ CREATE INDEX index_chunks_live ON index_chunks(added_in, removed_in);
 CREATE INDEX index_chunks_key ON index_chunks(record_key) WHERE removed_in IS NULL;
 CREATE INDEX index_chunks_hnsw ON index_chunks USING hnsw (embedding vector_cosine_ops);
 CREATE INDEX index_chunks_tsv ON index_chunks USING gin (tsv);
+-- The lexemes of each row with their counts: BM25 reads these instead of unpacking the
+-- tsvector of every matching row.
+CREATE TABLE index_postings (
+    lexeme TEXT NOT NULL, row_id BIGINT NOT NULL, tf INTEGER NOT NULL,
+    doclen INTEGER NOT NULL, added_in BIGINT NOT NULL,
+    PRIMARY KEY (lexeme, row_id) INCLUDE (tf, doclen, added_in)
+);
+CREATE INDEX index_postings_row ON index_postings(row_id);
 CREATE TABLE jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,

@@ -35,17 +35,24 @@ HIT_COLUMNS = 'id, chunk_id, article_id, ordinal, text, start, "end", heading, p
 HIT_COLUMNS += " published, source"
 K1, B = 1.2, 0.75
 # Okapi BM25 with Lucene's idf, as bm25s computes it, over Postgres' `italian` lexemes:
-# term frequencies are the lexemes' position counts, document frequencies `index_terms`.
+# term and document frequencies from `index_postings` and `index_terms`.
 BM25 = f"""
 WITH q AS MATERIALIZED (
     SELECT t.lexeme, ln(1 + (%(size)s::float8 - t.df + 0.5) / (t.df + 0.5)) AS idf
     FROM index_terms t WHERE t.version = %(v)s
     AND t.lexeme = ANY(tsvector_to_array(to_tsvector('italian', %(q)s)))
 )
-SELECT c.id, SUM(q.idf * cardinality(u.positions) * {K1 + 1} / (cardinality(u.positions)
-    + {K1} * (1 - {B} + {B} * c.doclen / %(avgdl)s::float8))) AS score
-FROM index_chunks c CROSS JOIN LATERAL unnest(c.tsv) u JOIN q ON q.lexeme = u.lexeme
-WHERE c.tsv @@ to_tsquery('italian', %(t)s)"""
+SELECT p.row_id, SUM(q.idf * p.tf * {K1 + 1} / (p.tf
+    + {K1} * (1 - {B} + {B} * p.doclen / %(avgdl)s::float8))) AS score
+FROM q JOIN index_postings p ON p.lexeme = q.lexeme"""
+# Unfiltered, the postings alone say which rows the version holds: those it or an earlier
+# version added, less the few it retired (read once per version).
+BM25_ALL = BM25 + " WHERE p.added_in <= %(v)s AND p.row_id <> ALL(%(retired)s)"
+# Filtered, each candidate's article date and source are read from its row.
+BM25_FILTERED = (
+    BM25 + " JOIN index_chunks c ON c.id = p.row_id"
+    " WHERE c.added_in <= %(v)s AND (c.removed_in IS NULL OR c.removed_in > %(v)s)"
+)
 
 
 class Lexicon:
@@ -91,6 +98,15 @@ class PgVersion:
         return [_hit(r) for r in rows]
 
     @cached_property
+    def retired(self) -> list[int]:
+        """Rows still stored that this version retired (searches of the previous version
+        may still be reading them)."""
+        rows = self._store.db.get().execute(
+            "SELECT id FROM index_chunks WHERE removed_in <= %s", (self.id,)
+        )
+        return [int(r[0]) for r in rows]
+
+    @cached_property
     def lexical(self) -> Lexicon | None:
         """The version's term statistics (None for an empty index)."""
         row = (
@@ -116,12 +132,6 @@ def _filters_sql(filters: Filters | None) -> tuple[str, dict[str, Any]]:
         parts.append("strpos(lower(source || E'\\n' || coalesce(url, '')), %(needle)s) > 0")
         args["needle"] = filters.source.lower()
     return " AND " + " AND ".join(parts), args
-
-
-def or_query(text: str) -> str:
-    """A `to_tsquery` text matching any word of `text` (a question rarely has all)."""
-    words = dict.fromkeys(_WORD.findall(text.lower()))
-    return " | ".join(f"'{w}'" for w in words)
 
 
 class PgSearcher:
@@ -196,15 +206,15 @@ class PgSearcher:
     ) -> list[tuple[int, float]]:
         """Top `n` rows by BM25 (k1 1.2, b 0.75, as the embedded index) over the `italian`
         lexemes of `query`, among the rows matching any of them."""
-        text = or_query(query)
-        if not text:
+        if not _WORD.search(query):
             return []
         where, args = _filters_sql(filters)
+        sql = BM25_FILTERED + where if where else BM25_ALL
         rows = self.store.db.get().execute(
-            BM25 + f" AND {LIVE}{where} GROUP BY c.id ORDER BY score DESC, c.id LIMIT %(n)s",
+            sql + " GROUP BY p.row_id ORDER BY score DESC, p.row_id LIMIT %(n)s",
             {
+                "retired": version.retired,
                 "v": version.id,
-                "t": text,
                 "q": query,
                 "n": n,
                 "size": version.size,
