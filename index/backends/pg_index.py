@@ -18,7 +18,7 @@ from index.backends.pg_schema import VECTOR_DIM
 from index.backends.postgres import PgStore
 from index.embedders import Embedder
 from index.errors import IndexBusy, SearchIndexError
-from index.generations import BuildReport, embed_text, text_key, texts_to_embed
+from index.generations import BuildReport, text_key, texts_to_embed
 from index.lexical import TOKENIZER_VERSION, tokenize
 from index.store import ChunkRow, DocumentStore, Progress, Splitter
 
@@ -257,9 +257,3 @@ class PgIndex:
             "DELETE FROM index_terms t WHERE NOT EXISTS"
             " (SELECT 1 FROM index_versions v WHERE v.id = t.version)"
         )
-
-
-def chunk_text(row: ChunkRow) -> str:
-    """What the model embedded for a chunk row (title, heading, text)."""
-    chunk, title, *_ = row
-    return embed_text(title, chunk.heading, chunk.text)

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from index.backends.pg_index import current_version
 from index.backends.pg_search import PgSearcher
 from index.backends.postgres import PgStore
 from index.errors import IndexBusy, IndexNotBuilt
@@ -240,9 +241,20 @@ def test_invalid_searches_are_rejected(searcher):
 
 
 def test_generation_meta_describes_the_index(corpus, searcher):
-    if corpus[0].database_url:
-        pytest.skip("generation folders are the embedded backend's")
-    meta = generation_meta(corpus[0].index_dir)
+    settings, store = corpus
+    if isinstance(store, PgStore):
+        version = current_version(store.db.get())
+        assert version is not None
+        assert (version["embedder"], version["dim"], version["chunks"], version["articles"]) == (
+            "e5-int8",
+            384,
+            5,
+            5,
+        )
+        assert version["revision"] == store.revision
+        assert version["name"] == searcher.generation().name
+        return
+    meta = generation_meta(settings.index_dir)
     assert meta is not None
     assert (meta["embedder"], meta["dim"], meta["chunks"], meta["faiss"]) == (
         "e5-int8",
