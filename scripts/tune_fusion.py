@@ -13,10 +13,10 @@ import logging
 import sys
 from pathlib import Path
 
-from index.search import fuse, fuse_scores
+from index.search import Searcher, fuse, fuse_scores
 from server.answer.evaluate import load_questions
 from server.settings import Settings
-from server.wiring import embedder_for, searcher_for
+from server.wiring import embedder_for
 
 logger = logging.getLogger("tune_fusion")
 Ranking = list[tuple[int, float]]
@@ -27,7 +27,7 @@ def rankings(
 ) -> tuple[list[Ranking], list[Ranking], list[set[int]]]:
     """Dense and BM25 rankings (row, score) and the gold rows of every question."""
     settings = Settings(data_dir=data_dir)
-    searcher = searcher_for(settings, embedder_for(settings))
+    searcher = Searcher(settings.index_dir, embedder_for(settings))  # the embedded backend's
     generation = searcher.generation()
     rows_of: dict[str, list[int]] = {}
     for row, hit in enumerate(generation.hits):

@@ -11,17 +11,21 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from index.backends.pg_schema import SchemaMismatch
 from index.embedder import Embedder
 from index.errors import SearchIndexError
 from index.search import MODES
+from index.store import embedded
 from index.types import DATE_FIELDS, Filters, Hit
 from ingest.errors import IngestError
 from ingest.web.fetch import is_url
+from server import cli_db
 from server.answer import qa
 from server.answer.evaluate import evaluate, evaluate_answers, load_questions
 from server.cli_facts import listing_extras, render_facts
@@ -30,7 +34,14 @@ from server.http.app import configure_logging
 from server.http.schemas import answer_out
 from server.pipeline import BUILD_LOCK_WAIT_S, IngestReport, ingest_paths, update_index
 from server.settings import Settings, settings_error
-from server.wiring import build_services, embedder_for, extractive_for, open_store, searcher_for
+from server.wiring import (
+    build_services,
+    embedder_for,
+    extractive_for,
+    indexer_for,
+    open_store,
+    searcher_for,
+)
 
 app = typer.Typer(
     help="ClusterChat: ask questions about a collection of news articles.",
@@ -107,8 +118,7 @@ def _build(settings: Settings, embedder: Embedder, force: bool) -> Any:
         report = update_index(
             store,
             embedder,
-            settings.index_dir,
-            faiss_kind=settings.faiss_index,
+            indexer_for(settings, store),
             force=force,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             sentence_vectors=settings.sentence_vectors,
@@ -184,7 +194,7 @@ def ingest(
                 bar.update(task, description="fetching")
                 ingest_urls(
                     settings,
-                    store,
+                    embedded(store, "Ingesting URLs"),
                     urls,
                     report,
                     lambda d, t: bar.update(task, completed=d, total=t),
@@ -528,6 +538,8 @@ def serve(
 
     settings = settings_for(data_dir)
     _check_port(host, port)
+    if settings.database_url is not None:
+        open_store(settings).close()  # an unmigrated or newer schema stops here, in one line
     # Workers are new processes: they read the settings from the environment.
     os.environ["CLUSTERCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
     shown = f"[{host}]" if ":" in host else host
@@ -570,9 +582,14 @@ def _check_port(host: str, port: int) -> None:
 from server.cli_sources import register  # noqa: E402
 
 register(app)
+cli_db.register(app)
 
 
 def main() -> None:
     """Entry point of the `clusterchat` script."""
     configure_logging("WARNING", "%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except (SchemaMismatch, psycopg.OperationalError) as exc:  # any command, one line
+        console.print(f"[bold red]error:[/] {' '.join(str(exc).split())}", highlight=False)
+        raise SystemExit(2) from None

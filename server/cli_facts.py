@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from index.docstore import DocStore
+from index.store import DocumentStore
 
 
 def _quote(text: str) -> str:
@@ -58,7 +58,7 @@ def render_facts(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def listing_extras(store: DocStore, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def listing_extras(store: DocumentStore, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per article id: its `section` (the kicker line, or None) and `event_dates` (ISO)."""
     facts = store.facts(article_ids)
     extras: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ from rich.table import Table
 from index.docstore import DocStore
 from index.errors import SearchIndexError
 from index.sources_store import SourcesStore
+from index.store import embedded
 from ingest.errors import FetchError
 from ingest.web.fetch import check_url
 from server import cli
@@ -54,7 +55,7 @@ def ingest_urls(
 ) -> None:
     """Fetch and store each URL (a page, or a feed's or sitemap's items) into `report`."""
     with fetcher_for(settings) as fetcher:
-        web = web_ingest_for(settings, store, fetcher)
+        web = web_ingest_for(settings, embedded(store, "Sources over HTTP"), fetcher)
         for url in urls:
             web.ingest(url, report, progress)
 
@@ -75,7 +76,7 @@ def add(
         cli.fail(str(exc))
     store = open_store(cli.settings_for(data_dir))
     try:
-        new = SourcesStore(store).add(url, seconds, time.time())
+        new = SourcesStore(embedded(store, "Sources over HTTP")).add(url, seconds, time.time())
     finally:
         store.close()
     shown = format_every(seconds)
@@ -90,7 +91,7 @@ def list_sources(data_dir: cli.DataDir = None, as_json: cli.AsJson = False) -> N
     """List the registered sources with their last fetch, status and counts."""
     store = open_store(cli.settings_for(data_dir))
     try:
-        rows = [source_json(s) for s in SourcesStore(store).all()]
+        rows = [source_json(s) for s in SourcesStore(embedded(store, "Sources over HTTP")).all()]
     finally:
         store.close()
     if as_json:
@@ -111,7 +112,7 @@ def remove(url: Url, data_dir: cli.DataDir = None) -> None:
     """Stop refreshing a source; the articles already stored from it stay."""
     store = open_store(cli.settings_for(data_dir))
     try:
-        removed = SourcesStore(store).remove(url.strip())
+        removed = SourcesStore(embedded(store, "Sources over HTTP")).remove(url.strip())
     finally:
         store.close()
     if not removed:
@@ -133,7 +134,7 @@ def refresh(
     """
     settings = cli.settings_for(data_dir)
     store = open_store(settings)
-    registered = [s.url for s in SourcesStore(store).all()]
+    registered = [s.url for s in SourcesStore(embedded(store, "Sources over HTTP")).all()]
     if url is not None and url.strip() not in registered:
         store.close()
         cli.fail(f"{url}: not a registered source; add it with `clusterchat sources add URL`")
@@ -147,7 +148,7 @@ def refresh(
         with fetcher_for(settings) as fetcher, cli._progress() as bar:
             task = bar.add_task("sources", total=len(urls))
             result = refresh_many(
-                web_ingest_for(settings, store, fetcher),
+                web_ingest_for(settings, embedded(store, "Sources over HTTP"), fetcher),
                 urls,
                 due_only=False,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),

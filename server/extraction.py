@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from index.docstore import DocStore
 from index.errors import NotFound
 from index.facts_store import check_offsets
+from index.store import DocumentStore
 from ingest.facts.extract import EXTRACTOR_VERSION, extract_facts
 from ingest.facts.types import Facts, facts_to_dict
 from ingest.types import Article
@@ -34,7 +34,7 @@ def facts_of(article: Article) -> Facts | None:
     return facts
 
 
-def refresh_facts(store: DocStore, progress: Callable[[int, int], None] | None = None) -> int:
+def refresh_facts(store: DocumentStore, progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute the facts of every article whose stored facts are missing or of another
     extractor version (the Article is rebuilt from the store).
 
@@ -58,7 +58,7 @@ def refresh_facts(store: DocStore, progress: Callable[[int, int], None] | None =
     return stored
 
 
-def current_facts(store: DocStore, article: Article) -> Facts:
+def current_facts(store: DocumentStore, article: Article) -> Facts:
     """The stored facts of `article`, or (none stored yet) what the extractor finds now.
 
     Raises nothing for a failing extractor: the article then shows no facts.

@@ -1,10 +1,12 @@
-"""Member feedback on answers, stored in the data dir's SQLite file."""
+"""Member feedback on answers, stored in the data dir's SQLite file or in Postgres."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
+
+from index.backends.postgres import PgStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -41,3 +43,35 @@ class FeedbackStore:
             sql, args = sql + " WHERE rating=?", (rating,)
         with self._lock:
             return int(self._db.execute(sql, args).fetchone()[0])
+
+
+class PgFeedbackStore:
+    """The same ratings in the Postgres database of the other servers."""
+
+    def __init__(self, store: PgStore) -> None:
+        self._store = store
+
+    def add(self, question: str, answer: str, rating: str, comment: str | None) -> int:
+        """Store one rating; returns its id."""
+        row = (
+            self._store.db.get()
+            .execute(
+                "INSERT INTO feedback(question, answer, rating, comment) VALUES (%s,%s,%s,%s)"
+                " RETURNING id",
+                (question, answer, rating, comment),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def count(self, rating: str | None = None) -> int:
+        """How many ratings are stored (of one kind, if given)."""
+        row = (
+            self._store.db.get()
+            .execute(
+                "SELECT COUNT(*) FROM feedback WHERE %s::text IS NULL OR rating = %s",
+                (rating, rating),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 0

@@ -70,6 +70,12 @@ class JobRunner:
                 (json.dumps(["interrupted: the server stopped during the job; start it again"]),),
             )
 
+    def handle(self, kind: str, fn: JobFn) -> None:
+        """Nothing to register: a job runs in the process that starts it."""
+
+    def close(self) -> None:
+        """Nothing to stop: the job thread ends with its job."""
+
     def busy(self) -> bool:
         """True while a job of this process runs (or waits to follow the running one)."""
         return self._active

@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.docstore import DocStore
-from index.duplicates import DUPLICATES_VERSION
+from index.backends.embedded import EmbeddedIndex
 from index.embedder import Embedder
 from index.errors import IndexBusy
-from index.generations import BuildReport, build, generation_meta
-from index.lexical import TOKENIZER_VERSION
+from index.generations import BuildReport
+from index.store import DocumentStore, Indexer
 from ingest.chunk import chunk
 from ingest.errors import IngestError
 from ingest.parse import iter_files, parse_file
@@ -64,7 +63,7 @@ def fingerprint(data: bytes, chunk_chars: int, chunk_overlap: int) -> str:
 
 
 def ingest_file(
-    path: Path, store: DocStore, report: IngestReport, chunk_chars: int, chunk_overlap: int
+    path: Path, store: DocumentStore, report: IngestReport, chunk_chars: int, chunk_overlap: int
 ) -> None:
     """Parse, chunk and store one file; a failure is recorded and stores nothing."""
     key = str(path.resolve())
@@ -102,7 +101,7 @@ def ingest_file(
         logger.info("%s article %s from %s", what, article_id, path.name)
 
 
-def prune(roots: Iterable[Path], store: DocStore, report: IngestReport) -> None:
+def prune(roots: Iterable[Path], store: DocumentStore, report: IngestReport) -> None:
     """Remove stored articles whose source file no longer exists under `roots`."""
     folders = [str(r.resolve()) for r in roots if r.is_dir()]
     for stored in store.file_paths():
@@ -115,7 +114,7 @@ def prune(roots: Iterable[Path], store: DocStore, report: IngestReport) -> None:
 
 def ingest_paths(
     paths: list[Path],
-    store: DocStore,
+    store: DocumentStore,
     *,
     chunk_chars: int,
     chunk_overlap: int,
@@ -143,27 +142,22 @@ def ingest_paths(
 
 
 def index_is_stale(
-    store: DocStore, index_dir: Path, embedder: Embedder, sentence_vectors: bool = True
+    store: DocumentStore, index: Path | Indexer, embedder: Embedder, sentence_vectors: bool = True
 ) -> bool:
-    """True when the current generation is missing, behind the store, or of another model,
+    """True when the current index is missing, behind the store, or of another model,
     or lacks the sentence vectors asked for."""
-    meta = generation_meta(index_dir)
-    if meta is None:
-        return True
-    return (
-        meta.get("revision") != store.revision
-        or meta.get("embedder") != embedder.name
-        or meta.get("tokenizer") != TOKENIZER_VERSION
-        or meta.get("facts_revision") != store.facts_revision
-        or meta.get("duplicates") != DUPLICATES_VERSION
-        or (sentence_vectors and meta.get("sentences") is None)
-    )
+    return indexer_of(index).is_stale(store, embedder, sentence_vectors)
+
+
+def indexer_of(index: Path | Indexer, faiss_kind: str = "flat") -> Indexer:
+    """`index` itself, or the embedded generations in the folder `index`."""
+    return EmbeddedIndex(index, faiss_kind) if isinstance(index, Path) else index
 
 
 def update_index(
-    store: DocStore,
+    store: DocumentStore,
     embedder: Embedder,
-    index_dir: Path,
+    index: Path | Indexer,
     *,
     faiss_kind: str = "flat",
     force: bool = False,
@@ -183,17 +177,16 @@ def update_index(
         IndexBusy: another build still holds the lock after `lock_wait` seconds.
     """
     refresh_facts(store)
+    indexer = indexer_of(index, faiss_kind)
     deadline = time.monotonic() + lock_wait
     while True:
         # Checked again after a wait: the other build may have indexed our change already.
-        if not force and not index_is_stale(store, index_dir, embedder, sentence_vectors):
+        if not force and not indexer.is_stale(store, embedder, sentence_vectors):
             return None
         try:
-            return build(
+            return indexer.build(
                 store,
                 embedder,
-                index_dir,
-                faiss_kind=faiss_kind,
                 progress=progress,
                 sentences=sentence_spans if sentence_vectors else None,
             )

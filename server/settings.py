@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-SECRET_FIELDS = frozenset({"admin_token", "api_keys", "llm_api_key"})
+SECRET_FIELDS = frozenset({"admin_token", "api_keys", "llm_api_key", "database_url"})
 
 
 class Settings(BaseSettings):
@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
+    # postgresql://user:password@host:port/db: articles, index, jobs and feedback live in
+    # Postgres with pgvector (docs/deploy.md); None: SQLite + FAISS + BM25 in data_dir.
+    database_url: SecretStr | None = None
     embedder: str = "e5"  # or "st:/path/or/name" (sentence-transformers)
     threads: int | None = Field(default=None, ge=1, le=256)  # OMP threads (e5); None: all cores
     query_cache: int = Field(default=1024, ge=0, le=1_000_000)  # question vectors kept (e5); 0: off
@@ -71,6 +74,15 @@ class Settings(BaseSettings):
     def _known_embedder(cls, value: str) -> str:
         if value != "e5" and not (value.startswith("st:") and value[3:].strip()):
             raise ValueError("use 'e5' or 'st:<path-or-name>' (a sentence-transformers model)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("use a postgresql://user:password@host:port/database URL")
         return value
 
     @field_validator("data_dir")

@@ -10,26 +10,43 @@ from typing import Any
 
 import httpx
 
-from index.docstore import DocStore
+from index.backends.embedded import DocStore, EmbeddedIndex, Fusion, Searcher
+from index.backends.pg_index import PgIndex
+from index.backends.pg_search import PgSearcher
+from index.backends.postgres import PgStore
 from index.embedders import Embedder, make_embedder
 from index.errors import NotFound, SearchIndexError
-from index.search import Fusion, Searcher
+from index.store import DocumentStore, Indexer, Retriever
 from server.answer.answerer import EXTRACTIVE_THRESHOLD, Answerer, ExtractiveAnswerer
 from server.answer.facts import FactsAnswerer
 from server.answer.facts_match import FactsLookup, Sourced
 from server.answer.learned import LearnedAnswerer
 from server.extraction import facts_of
-from server.feedback import FeedbackStore
+from server.feedback import FeedbackStore, PgFeedbackStore
 from server.http.metrics import Metrics
 from server.jobs import JobRunner
+from server.pg_jobs import PgJobRunner
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> DocStore:
-    """The SQLite store in the data dir."""
+def open_store(settings: Settings) -> DocumentStore:
+    """The Postgres store at `CLUSTERCHAT_DATABASE_URL`, else the SQLite one in the data dir.
+
+    Raises:
+        SchemaMismatch: the database needs `clusterchat migrate` (or a newer ClusterChat).
+    """
+    if settings.database_url is not None:
+        return PgStore(settings.database_url.get_secret_value())
     return DocStore(settings.db_path)
+
+
+def indexer_for(settings: Settings, store: DocumentStore) -> Indexer:
+    """Where index versions of `store` are built: its database, or the data dir's folder."""
+    if isinstance(store, PgStore):
+        return PgIndex()
+    return EmbeddedIndex(settings.index_dir, settings.faiss_index)
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -39,18 +56,25 @@ def embedder_for(settings: Settings) -> Embedder:
     )
 
 
-def searcher_for(settings: Settings, embedder: Embedder) -> Searcher:
-    """A searcher over the data dir's index generations with the configured fusion."""
+def searcher_for(
+    settings: Settings, embedder: Embedder, store: DocumentStore | None = None
+) -> Retriever:
+    """A searcher over the current index (of `store`, else of a store opened for it)
+    with the configured fusion."""
     fusion = Fusion(
         method=settings.fusion,
         k=settings.rrf_k,
         dense_weight=settings.dense_weight,
         bm25_weight=settings.bm25_weight,
     )
+    if settings.database_url is not None:
+        pg = store if isinstance(store, PgStore) else open_store(settings)
+        assert isinstance(pg, PgStore)
+        return PgSearcher(pg, embedder, fusion)
     return Searcher(settings.index_dir, embedder, fusion)
 
 
-def idf_from(searcher: Searcher) -> Any:
+def idf_from(searcher: Retriever) -> Any:
     """Term weights from the serving generation's BM25 statistics (uniform without one)."""
 
     def idf(tokens: Sequence[str]) -> list[float]:
@@ -63,7 +87,7 @@ def idf_from(searcher: Searcher) -> Any:
     return idf
 
 
-def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer | LearnedAnswerer:
+def extractive_for(settings: Settings, searcher: Retriever) -> ExtractiveAnswerer | LearnedAnswerer:
     """The sentence-quoting answerer `CLUSTERCHAT_ANSWERER` names, with its threshold.
 
     "extractive" (the default) is the hand-tuned one, abstaining below 0.35 unless
@@ -87,7 +111,7 @@ def extractive_for(settings: Settings, searcher: Searcher) -> ExtractiveAnswerer
     )
 
 
-def facts_lookup(store: DocStore) -> FactsLookup:
+def facts_lookup(store: DocumentStore) -> FactsLookup:
     """Articles with their chunks and stored facts, kept per article version.
 
     An article stored before facts existed (its facts are computed on the next index
@@ -129,14 +153,15 @@ class Services:
     """Everything a request handler needs, built once per app."""
 
     settings: Settings
-    store: DocStore
+    store: DocumentStore
+    index: Indexer
     embedder: Embedder
-    searcher: Searcher
+    searcher: Retriever
     extractive: ExtractiveAnswerer | LearnedAnswerer  # CLUSTERCHAT_ANSWERER
     answerer: Answerer
     llm: Any | None  # server.answer.llm.LLMAnswerer when an LLM is configured
-    jobs: JobRunner
-    feedback: FeedbackStore
+    jobs: JobRunner | PgJobRunner
+    feedback: FeedbackStore | PgFeedbackStore
     metrics: Metrics
     http: httpx.Client | None = None
 
@@ -144,6 +169,7 @@ class Services:
         """Release connections."""
         if self.http is not None:
             self.http.close()
+        self.jobs.close()
         self.store.close()
 
 
@@ -152,7 +178,7 @@ def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     embedder = embedder_for(settings)
-    searcher = searcher_for(settings, embedder)
+    searcher = searcher_for(settings, embedder, store)
     extractive = extractive_for(settings, searcher)
     llm: Any | None = None
     http: httpx.Client | None = None
@@ -170,19 +196,25 @@ def build_services(settings: Settings) -> Services:
             timeout=settings.llm_timeout,
             retries=settings.llm_retries,
         )
-    jobs = JobRunner(settings.db_path)
+    jobs: JobRunner | PgJobRunner
+    feedback: FeedbackStore | PgFeedbackStore
+    if isinstance(store, PgStore):
+        jobs, feedback = PgJobRunner(store), PgFeedbackStore(store)
+    else:
+        jobs, feedback = JobRunner(settings.db_path), FeedbackStore(settings.db_path)
     # Role questions ("chi ha moderato…") are answered from the extracted facts first.
     answerer: Answerer = FactsAnswerer(llm or extractive, facts_lookup(store), embedder)
     return Services(
         settings=settings,
         store=store,
+        index=indexer_for(settings, store),
         embedder=embedder,
         searcher=searcher,
         extractive=extractive,
         answerer=answerer,
         llm=llm,
         jobs=jobs,
-        feedback=FeedbackStore(settings.db_path),
+        feedback=feedback,
         metrics=Metrics(store.counts),
         http=http,
     )

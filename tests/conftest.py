@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfWriter
@@ -19,10 +20,13 @@ from reportlab.pdfgen import canvas
 from index.docstore import DocStore
 from index.embedders import E5Embedder, SentenceTransformerEmbedder
 from index.search import Searcher
+from index.store import DocumentStore
 from server.pipeline import ingest_paths, update_index
 from server.settings import Settings
-from server.wiring import searcher_for
+from server.wiring import open_store, searcher_for
+from tests import pg
 from tests.loopback_site import Site
+from tests.pg import BACKENDS
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "tests" / "data"
@@ -97,6 +101,43 @@ def store(data_dir: Path) -> Iterator[DocStore]:
     docstore = DocStore(data_dir / "clusterchat.sqlite3")
     yield docstore
     docstore.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One real Postgres 18 + pgvector server for the session (started on first use)."""
+    server, folder = pg.start_server()
+    yield server
+    pg.stop_server(server, folder)
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """A fresh database, migrated to the current schema, for one test."""
+    return pg.create_database(pg_server)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Runs a test once per storage backend: embedded (SQLite + FAISS) and Postgres."""
+    return str(request.param)
+
+
+@pytest.fixture
+def backend_settings(backend: str, data_dir: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings of an empty data dir, with a fresh database for the Postgres backend."""
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_url")
+        return Settings(data_dir=data_dir, database_url=url)
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def any_store(backend_settings: Settings) -> Iterator[DocumentStore]:
+    """The store the wiring opens for `backend_settings` (SQLite or Postgres)."""
+    opened = open_store(backend_settings)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from index.embedders import Embedder
-from index.search import MODES, Mode, Searcher
+from index.search import MODES, Mode
+from index.store import Retriever
 from scripts.bench.common import Plan, cycled, p50_p95, spread
 from server.settings import Settings
 from server.wiring import searcher_for
@@ -16,7 +17,7 @@ from server.wiring import searcher_for
 logger = logging.getLogger(__name__)
 
 
-def search_times(searcher: Searcher, questions: Sequence[str], mode: Mode) -> list[float]:
+def search_times(searcher: Retriever, questions: Sequence[str], mode: Mode) -> list[float]:
     """Milliseconds of each search at k=5, one question at a time, query embedding included."""
     times = []
     for question in questions:

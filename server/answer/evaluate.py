@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from index.search import Mode, Searcher
+from index.store import Mode, Retriever
 from index.types import Hit
 from ingest.types import Chunk
 
@@ -155,7 +155,7 @@ def gold_rank(question: Question, hits: list[Hit]) -> int | None:
 
 
 def evaluate(
-    searcher: Searcher, questions: list[Question], mode: Mode, depth: int = 20
+    searcher: Retriever, questions: list[Question], mode: Mode, depth: int = 20
 ) -> RetrievalScores:
     """Search every answerable question and score where its gold article ranks."""
     asked = [q for q in questions if q.answerable]
@@ -213,7 +213,7 @@ class AnswerScores:
 
 
 def evaluate_answers(
-    searcher: Searcher, answerer: Any, questions: list[Question], k: int = 5, mode: Mode = "hybrid"
+    searcher: Retriever, answerer: Any, questions: list[Question], k: int = 5, mode: Mode = "hybrid"
 ) -> AnswerScores:
     """Ask every question and check the answer against its gold strings and article."""
     contains = cites = both = abstained_ok = abstained_bad = 0

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from index.search import Mode, Searcher
+from index.store import Mode, Retriever
 from index.types import Filters, Hit
 from server.answer.answerer import Answer, Answerer, Turn, followup_query, without_connective
 
@@ -33,7 +33,7 @@ class Asked:
 
 
 def retrieve(
-    searcher: Searcher,
+    searcher: Retriever,
     question: str,
     history: Sequence[Turn],
     k: int,
@@ -59,7 +59,7 @@ def retrieve(
 
 
 def followup_search(
-    searcher: Searcher, question: str, context: str, k: int, mode: Mode, filters: Filters | None
+    searcher: Retriever, question: str, context: str, k: int, mode: Mode, filters: Filters | None
 ) -> list[Hit]:
     """The hits for a follow-up: the conversation picks the articles, the question the passages.
 
@@ -89,7 +89,7 @@ def followup_search(
 
 
 def ask(
-    searcher: Searcher,
+    searcher: Retriever,
     answerer: Answerer,
     question: str,
     *,
@@ -117,7 +117,7 @@ def ask(
     return Asked(answer, hits, timings)
 
 
-def with_republications(answer: Answer, searcher: Searcher) -> Answer:
+def with_republications(answer: Answer, searcher: Retriever) -> Answer:
     """`answer` with each citation listing the other publications of the same news.
 
     Search finds a near-duplicate group through its original, so a citation quotes the

@@ -21,11 +21,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from index.errors import EmbedderMismatch, IndexBusy, IndexNotBuilt, NotFound, SearchIndexError
+from index.errors import (
+    EmbedderMismatch,
+    IndexBusy,
+    IndexNotBuilt,
+    NotFound,
+    NotOnThisBackend,
+    SearchIndexError,
+)
 from ingest.errors import IngestError, UnsupportedFormat
 from server.http import routes_admin, routes_answer, routes_facts, routes_openai, routes_sources
 from server.http.deps import ServicesDep
 from server.http.metrics import CONTENT_TYPE
+from server.http.routes_admin import index_job
 from server.http.routes_answer import example_questions
 from server.settings import Settings, settings_error
 from server.wiring import build_services
@@ -66,6 +74,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int]] = [
     (EmbedderMismatch, 503),
     (IndexBusy, 409),
     (NotFound, 404),
+    (NotOnThisBackend, 409),
     (UnsupportedFormat, 415),
     (IngestError, 400),
     (SearchIndexError, 500),
@@ -293,6 +302,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.jobs.recover()
         refresher = routes_sources.start_refresher(services)
+        # With Postgres, this server also runs the jobs another server queued.
+        services.jobs.handle("update", index_job(services, force=False))
+        services.jobs.handle("reindex", index_job(services, force=True))
         yield
         if refresher is not None:
             refresher.stop()

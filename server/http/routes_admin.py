@@ -39,15 +39,14 @@ ERRORS = error_responses(
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
 
-def _index_job(services: Services, force: bool) -> Any:
+def index_job(services: Services, force: bool) -> Any:
     def run(progress: Any) -> dict[str, Any]:
         # Another process (the CLI, another worker) may hold the build lock: wait for it
         # rather than fail, or the writes this job is for would stay unindexed.
         report = update_index(
             services.store,
             services.embedder,
-            services.settings.index_dir,
-            faiss_kind=services.settings.faiss_index,
+            services.index,
             force=force,
             progress=progress,
             sentence_vectors=services.settings.sentence_vectors,
@@ -101,7 +100,7 @@ def delete_document(article_id: str, services: ServicesDep) -> dict[str, Any]:
 
 def _update_index(services: Services) -> dict[str, Any]:
     """Start an index update, or queue it behind the running job; the reply's fields."""
-    job, queued = services.jobs.start_or_queue("update", _index_job(services, force=False))
+    job, queued = services.jobs.start_or_queue("update", index_job(services, force=False))
     return {"job_id": job.id, "queued": queued}
 
 
@@ -262,7 +261,7 @@ def _nothing_stored(
 def reindex(services: ServicesDep) -> dict[str, str]:
     """Start a full re-index in the background; 409 while another runs."""
     try:
-        job = services.jobs.start("reindex", _index_job(services, force=True))
+        job = services.jobs.start("reindex", index_job(services, force=True))
     except IndexBusy as exc:
         raise HTTPException(409, str(exc)) from exc
     return {"job_id": job.id}

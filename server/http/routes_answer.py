@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from index.errors import SearchIndexError
-from index.search import Generation, Mode
+from index.store import IndexView, Mode
 from index.types import Filters, Hit
 from server.answer.answerer import Answer, Turn
 from server.answer.qa import ask, retrieve, with_republications, words
@@ -227,7 +227,7 @@ def example_questions(services: Services) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _examples(generation: Generation, limit: int = 4) -> tuple[str, ...]:
+def _examples(generation: IndexView, limit: int = 4) -> tuple[str, ...]:
     """Computed once per generation (generations never change): not on every page load."""
     questions: list[str] = []
     newest = sorted(

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from index.docstore import DocStore
 from index.errors import IndexBusy
 from index.sources_store import SourcesStore
+from index.store import embedded
 from ingest.errors import FetchError
 from ingest.web.fetch import check_url
 from server.http.deps import Admin, ServicesDep
@@ -71,7 +73,7 @@ class SourceOut(BaseModel):
 
 
 def _sources(services: Services) -> SourcesStore:
-    return SourcesStore(services.store)
+    return SourcesStore(embedded(services.store, "Sources over HTTP"))
 
 
 def _update_job(services: Services) -> Any:
@@ -151,7 +153,8 @@ def refresh_now(
 def _refresh_job(services: Services, urls: list[str]) -> Any:
     def run(progress: Any) -> dict[str, Any]:
         with fetcher_for(services.settings) as fetcher:
-            web = web_ingest_for(services.settings, services.store, fetcher)
+            store = embedded(services.store, "Sources over HTTP")
+            web = web_ingest_for(services.settings, store, fetcher)
             result = refresh_many(web, urls, due_only=False, progress=progress)
         report = result.report
         counts: dict[str, Any] = {
@@ -177,6 +180,9 @@ def start_refresher(services: Services) -> SourceScheduler | None:
     """
     settings = services.settings
     if settings.sources_poll <= 0:
+        return None
+    if not isinstance(services.store, DocStore):
+        logger.warning("sources are kept in the embedded store only: no background refresh")
         return None
     web = web_ingest_for(settings, services.store, fetcher_for(settings))
 

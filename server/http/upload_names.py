@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from index.docstore import DocStore
+from index.store import DocumentStore
 
 OnConflict = Literal["replace", "keep"]
 # Suffixed names tried for "keep both" (comunicato-2.txt … comunicato-999.txt).
@@ -38,7 +38,7 @@ class Clash:
         }
 
 
-def _stored_from(path: Path, store: DocStore) -> list[tuple[str, str]]:
+def _stored_from(path: Path, store: DocumentStore) -> list[tuple[str, str]]:
     return store.articles_of_file(str(path.resolve()))
 
 
@@ -52,7 +52,7 @@ def _copy_name(name: str, n: int) -> str:
 
 
 def upload_target(
-    name: str, data: bytes, folder: Path, store: DocStore, on_conflict: OnConflict | None
+    name: str, data: bytes, folder: Path, store: DocumentStore, on_conflict: OnConflict | None
 ) -> Path | Clash:
     """The path to save an upload at, or the clash to report.
 

@@ -1,4 +1,5 @@
-"""The SQLite document store: atomic writes, outcomes, revisions and the vector cache."""
+"""The document store: atomic writes, outcomes, revisions and the vector cache (the tests
+taking `any_store` run on SQLite and on Postgres)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from index.docstore import DocStore
 from index.errors import NotFound
+from index.store import DocumentStore
 from ingest.chunk import chunk
 from ingest.types import Article, Chunk, Section, content_hash
 
@@ -46,66 +48,69 @@ TWO = article(
 )
 
 
-def test_put_reports_added_then_unchanged_without_bumping_the_revision(store: DocStore):
-    assert store.revision == 0
-    assert store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)]) == {
+def test_put_reports_added_then_unchanged_without_bumping_the_revision(any_store: DocumentStore):
+    assert any_store.revision == 0
+    assert any_store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)]) == {
         "a1": "added",
         "a2": "added",
     }
-    assert store.revision == 1
-    assert store.counts() == (2, 2)
-    assert store.put_file("/f/one.txt", "fp2", [pair(ONE), pair(TWO)]) == {
+    assert any_store.revision == 1
+    assert any_store.counts() == (2, 2)
+    assert any_store.put_file("/f/one.txt", "fp2", [pair(ONE), pair(TWO)]) == {
         "a1": "unchanged",
         "a2": "unchanged",
     }
-    assert store.revision == 1
-    assert store.fingerprint("/f/one.txt") == "fp2"
-    assert store.article_count_for_file("/f/one.txt") == 2
+    assert any_store.revision == 1
+    assert any_store.fingerprint("/f/one.txt") == "fp2"
+    assert any_store.article_count_for_file("/f/one.txt") == 2
 
 
-def test_changed_article_is_replaced_whole(store: DocStore):
-    store.put_file("/f/one.txt", "fp1", [pair(ONE)])
+def test_changed_article_is_replaced_whole(any_store: DocumentStore):
+    any_store.put_file("/f/one.txt", "fp1", [pair(ONE)])
     longer = article(
         "a1", " ".join(f"Frase numero {n} sul cluster della salute." for n in range(12))
     )
-    assert store.put_file("/f/one.txt", "fp2", [pair(longer)]) == {"a1": "updated"}
-    assert store.revision == 2
-    stored = store.get("a1")
+    assert any_store.put_file("/f/one.txt", "fp2", [pair(longer)]) == {"a1": "updated"}
+    assert any_store.revision == 2
+    stored = any_store.get("a1")
     assert stored.text == longer.text
-    rows = [c for c, *_ in store.chunk_rows()]
+    rows = [c for c, *_ in any_store.chunk_rows()]
     assert [c.text for c in rows] == [c.text for c in chunk(longer, size=200, overlap=0)]
     assert len(rows) > 1
     assert all(longer.text[c.start : c.end] == c.text for c in rows)
 
 
-def test_article_no_longer_in_the_file_is_removed(store: DocStore):
-    store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)])
-    assert store.put_file("/f/one.txt", "fp2", [pair(ONE)]) == {"a1": "unchanged", "a2": "removed"}
-    assert store.revision == 2
+def test_article_no_longer_in_the_file_is_removed(any_store: DocumentStore):
+    any_store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)])
+    assert any_store.put_file("/f/one.txt", "fp2", [pair(ONE)]) == {
+        "a1": "unchanged",
+        "a2": "removed",
+    }
+    assert any_store.revision == 2
     with pytest.raises(NotFound):
-        store.get("a2")
-    assert store.counts() == (1, 1)
+        any_store.get("a2")
+    assert any_store.counts() == (1, 1)
 
 
-def test_delete_removes_the_article_and_its_chunks(store: DocStore):
-    store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)])
-    store.delete("a2")
-    assert store.revision == 2
-    assert [a.id for a in store.articles()] == ["a1"]
-    assert {c.article_id for c, *_ in store.chunk_rows()} == {"a1"}
+def test_delete_removes_the_article_and_its_chunks(any_store: DocumentStore):
+    any_store.put_file("/f/one.txt", "fp1", [pair(ONE), pair(TWO)])
+    any_store.delete("a2")
+    assert any_store.revision == 2
+    assert [a.id for a in any_store.articles()] == ["a1"]
+    assert {c.article_id for c, *_ in any_store.chunk_rows()} == {"a1"}
     with pytest.raises(NotFound, match="a2"):
-        store.delete("a2")
-    assert store.revision == 2
+        any_store.delete("a2")
+    assert any_store.revision == 2
 
 
-def test_forget_file_removes_its_articles_and_record(store: DocStore):
-    store.put_file("/f/one.txt", "fp1", [pair(ONE)])
-    store.put_file("/f/two.txt", "fp2", [pair(TWO)])
-    assert store.forget_file("/f/one.txt") == ["a1"]
-    assert store.file_paths() == ["/f/two.txt"]
-    assert store.revision == 3
-    assert store.forget_file("/f/missing.txt") == []
-    assert store.revision == 3
+def test_forget_file_removes_its_articles_and_record(any_store: DocumentStore):
+    any_store.put_file("/f/one.txt", "fp1", [pair(ONE)])
+    any_store.put_file("/f/two.txt", "fp2", [pair(TWO)])
+    assert any_store.forget_file("/f/one.txt") == ["a1"]
+    assert any_store.file_paths() == ["/f/two.txt"]
+    assert any_store.revision == 3
+    assert any_store.forget_file("/f/missing.txt") == []
+    assert any_store.revision == 3
 
 
 def test_get_round_trips_metadata_and_survives_reopening(store: DocStore, data_dir):
@@ -164,15 +169,15 @@ def test_failed_put_file_changes_nothing(store: DocStore):
     assert store.counts() == (1, 1)
 
 
-def test_vector_cache_round_trips_per_embedder(store: DocStore):
+def test_vector_cache_round_trips_per_embedder(any_store: DocumentStore):
     vectors = np.eye(3, 4, dtype=np.float32)
-    store.cache_vectors("e5", ["k1", "k2", "k3"], vectors)
-    found = store.cached_vectors("e5", ["k3", "k1", "missing"])
+    any_store.cache_vectors("e5", ["k1", "k2", "k3"], vectors)
+    found = any_store.cached_vectors("e5", ["k3", "k1", "missing"])
     assert set(found) == {"k1", "k3"}
     np.testing.assert_array_equal(found["k1"], vectors[0])
     np.testing.assert_array_equal(found["k3"], vectors[2])
-    assert store.cached_vectors("st:other", ["k1"]) == {}
-    assert store.revision == 0  # the cache is not content
+    assert any_store.cached_vectors("st:other", ["k1"]) == {}
+    assert any_store.revision == 0  # the cache is not content
 
 
 OLD_ARTICLES = """

@@ -1,18 +1,25 @@
-"""Real FAISS + BM25 + e5 search over a tiny corpus: modes, filters, generations, locking."""
+"""Real e5 search over a tiny corpus on both backends (FAISS + BM25; pgvector + full text):
+modes, filters, generations, locking."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from index.docstore import DocStore
+from index.backends.pg_index import current_version
+from index.backends.pg_search import PgSearcher
+from index.backends.postgres import PgStore
 from index.errors import IndexBusy, IndexNotBuilt
 from index.generations import build, build_lock, current_name, generation_meta
 from index.search import Fusion, Searcher
+from index.store import DocumentStore, Retriever
 from index.types import Filters
 from server.pipeline import ingest_paths, update_index
+from server.settings import Settings
+from server.wiring import indexer_for, open_store
+from tests import pg
+from tests.pg import BACKENDS
 
 pytestmark = pytest.mark.slow
 
@@ -59,23 +66,36 @@ CORPUS = {
 }
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, e5, article_writer) -> tuple[Path, DocStore]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def corpus(request, tmp_path_factory, e5, article_writer) -> tuple[Settings, DocumentStore]:
+    """The corpus stored and indexed by the backend of the test's parameter."""
     root = tmp_path_factory.mktemp("search")
     folder = root / "articoli"
     for name, (title, day, url, text) in CORPUS.items():
         article_writer(folder, name, title, text, date=day, url=url)
-    store = DocStore(root / "data" / "clusterchat.sqlite3")
+    settings = Settings(data_dir=root / "data")
+    if request.param == "postgres":
+        url = pg.create_database(request.getfixturevalue("pg_server"))
+        settings = Settings(data_dir=root / "data", database_url=url)
+    store = open_store(settings)
     report = ingest_paths([folder], store, chunk_chars=1200, chunk_overlap=200)
     assert report.added == len(CORPUS)
-    assert update_index(store, e5, root / "data" / "index") is not None
-    yield root / "data" / "index", store
+    assert update_index(store, e5, indexer_for(settings, store)) is not None
+    yield settings, store
     store.close()
 
 
+def searcher_of(corpus, e5, fusion: Fusion | None = None) -> Retriever:
+    """A searcher of the corpus's backend with its own fusion."""
+    settings, store = corpus
+    if isinstance(store, PgStore):
+        return PgSearcher(store, e5, fusion)
+    return Searcher(settings.index_dir, e5, fusion)
+
+
 @pytest.fixture(scope="module")
-def searcher(corpus, e5) -> Searcher:
-    return Searcher(corpus[0], e5)
+def searcher(corpus, e5) -> Retriever:
+    return searcher_of(corpus, e5)
 
 
 def titles(hits) -> list[str]:
@@ -141,7 +161,7 @@ def test_modes_report_their_own_signals(searcher):
 
 
 def test_rrf_fusion_sums_reciprocal_ranks(corpus, e5):
-    rrf = Searcher(corpus[0], e5, Fusion(method="rrf", k=60))
+    rrf = searcher_of(corpus, e5, Fusion(method="rrf", k=60))
     dense = rrf.search("idrogeno verde", k=100, mode="dense")
     lexical = rrf.search("idrogeno verde", k=100, mode="bm25")
     hybrid = rrf.search("idrogeno verde", k=5, mode="hybrid")
@@ -168,7 +188,7 @@ def test_bm25_with_no_known_word_returns_nothing(searcher):
 
 def test_filters_apply_before_the_top_k_cut(corpus, e5):
     # One candidate per ranking: cutting first and filtering after would leave nothing.
-    narrow = Searcher(corpus[0], e5, Fusion(depth=1))
+    narrow = searcher_of(corpus, e5, Fusion(depth=1))
     question = "Chi ha progettato l'impianto per l'idrogeno a Ravenna?"
     september = Filters(since=date(2024, 9, 1), until=date(2024, 9, 30))
     assert titles(narrow.search(question, k=1)) == ["Idrogeno verde a Ravenna"]
@@ -221,7 +241,20 @@ def test_invalid_searches_are_rejected(searcher):
 
 
 def test_generation_meta_describes_the_index(corpus, searcher):
-    meta = generation_meta(corpus[0])
+    settings, store = corpus
+    if isinstance(store, PgStore):
+        version = current_version(store.db.get())
+        assert version is not None
+        assert (version["embedder"], version["dim"], version["chunks"], version["articles"]) == (
+            "e5-int8",
+            384,
+            5,
+            5,
+        )
+        assert version["revision"] == store.revision
+        assert version["name"] == searcher.generation().name
+        return
+    meta = generation_meta(settings.index_dir)
     assert meta is not None
     assert (meta["embedder"], meta["dim"], meta["chunks"], meta["faiss"]) == (
         "e5-int8",
@@ -230,7 +263,7 @@ def test_generation_meta_describes_the_index(corpus, searcher):
         "flat",
     )
     assert meta["revision"] == corpus[1].revision
-    assert meta["name"] == current_name(corpus[0]) == searcher.generation().name
+    assert meta["name"] == current_name(corpus[0].index_dir) == searcher.generation().name
 
 
 # -- generations on their own data dir ------------------------------------------------------

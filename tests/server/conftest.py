@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,9 @@ from index.embedder import E5Embedder
 from server.http.app import create_app
 from server.pipeline import ingest_paths, update_index
 from server.settings import Settings
+from server.wiring import indexer_for, open_store
+from tests import pg
+from tests.pg import BACKENDS
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "corpus"
@@ -249,13 +253,62 @@ def serve_process() -> Iterator[Callable[..., ServeProcess]]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def built_pg(pg_server: Any, corpus_dir: Path, e5: E5Embedder, tmp_path_factory: Any) -> str:
+    """The name of a database with the four articles stored and indexed, as `built_dir`
+    holds them: a template that tests copy (`CREATE DATABASE ... TEMPLATE`), never use."""
+    url = pg.create_database(pg_server)
+    settings = settings_for(tmp_path_factory.mktemp("built-pg"), database_url=url)
+    store = open_store(settings)
+    try:
+        report = ingest_paths(
+            [corpus_dir],
+            store,
+            chunk_chars=settings.chunk_chars,
+            chunk_overlap=settings.chunk_overlap,
+        )
+        assert report.added == len(CORPUS_FILES), report
+        assert update_index(store, e5, indexer_for(settings, store)) is not None
+    finally:
+        store.close()
+    return pg.database_name(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def built_settings(
+    request: pytest.FixtureRequest, copy_built: Callable[[Path], Path]
+) -> Callable[[Path], Settings]:
+    """`built_settings(dest)`: settings of a private copy of the built corpus, once per
+    backend (a data dir copy, or an empty data dir and a copy of the built database)."""
+
+    def make(dest: Path) -> Settings:
+        if request.param == "postgres":
+            server = request.getfixturevalue("pg_server")
+            url = pg.create_database(server, template=request.getfixturevalue("built_pg"))
+            dest.mkdir(parents=True)
+            return settings_for(dest, database_url=url)
+        return settings_for(copy_built(dest))
+
+    return make
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 def api(
-    tmp_path_factory: pytest.TempPathFactory, copy_built: Callable[[Path], Path]
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    copy_built: Callable[[Path], Path],
 ) -> Iterator[TestClient]:
-    """A TestClient over a module-private copy of the built data dir (admin API on)."""
-    data = copy_built(tmp_path_factory.mktemp("api") / "data")
-    with TestClient(create_app(settings_for(data))) as client:
+    """A TestClient over a module-private copy of the built data dir (admin API on), once
+    per backend: the Postgres one gets a copy of the built database."""
+    data = tmp_path_factory.mktemp("api") / "data"
+    if request.param == "postgres":
+        server = request.getfixturevalue("pg_server")
+        url = pg.create_database(server, template=request.getfixturevalue("built_pg"))
+        data.mkdir()
+        settings = settings_for(data, database_url=url)
+    else:
+        settings = settings_for(copy_built(data))
+    with TestClient(create_app(settings)) as client:
         yield client
 
 

@@ -10,15 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from index.docstore import DocStore
+from index.backends.pg_index import current_version
 from index.generations import current_name
 from server.http.app import create_app
 from server.pipeline import ingest_paths
 from server.settings import Settings
+from server.wiring import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 FOLLOWUPS = [json.loads(line) for line in (REPO / "demo" / "followups.jsonl").open()]
@@ -43,9 +45,9 @@ def assert_json_error(response: Response, status: int) -> str:
     return detail
 
 
-def assert_citations_hold(answer: dict[str, Any], db_path: Path) -> None:
+def assert_citations_hold(answer: dict[str, Any], settings: Settings) -> None:
     """Every quote is its passage's slice and the stored article's slice; markers match."""
-    store = DocStore(db_path)
+    store = open_store(settings)
     try:
         for c in answer["citations"]:
             offset = c["start"] - c["passage_start"]
@@ -82,7 +84,7 @@ def article_ids(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
 def test_healthz_reports_the_corpus_and_the_serving_generation(api: TestClient) -> None:
     body = api.get("/healthz").json()
     settings = services(api).settings
-    store = DocStore(settings.db_path)
+    store = open_store(settings)
     try:
         documents, chunks = store.counts()
     finally:
@@ -91,7 +93,7 @@ def test_healthz_reports_the_corpus_and_the_serving_generation(api: TestClient) 
         "status": "ok",
         "documents": documents,
         "chunks": chunks,
-        "generation": current_name(settings.index_dir),
+        "generation": serving_name(settings),
         "embedder": "e5-int8",
     }
     assert documents == 4
@@ -128,7 +130,7 @@ def test_search_returns_passages_that_are_article_slices(api: TestClient) -> Non
     assert hits[0]["url"] == RESOCONTO_URL
     assert hits[0]["date"] == "2024-04-22"
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
-    store = DocStore(services(api).settings.db_path)
+    store = open_store(services(api).settings)
     try:
         for hit in hits:
             assert store.get(hit["article_id"]).text[hit["start"] : hit["end"]] == hit["text"]
@@ -181,7 +183,7 @@ def test_ask_answers_with_verbatim_citations(api: TestClient) -> None:
     assert answer["language"] == "it"
     assert {"search", "answer", "total"} <= set(answer["timings_ms"])
     assert all(v >= 0 for v in answer["timings_ms"].values())
-    assert_citations_hold(answer, services(api).settings.db_path)
+    assert_citations_hold(answer, services(api).settings)
 
 
 def test_ask_k_limits_the_citations(api: TestClient) -> None:
@@ -191,7 +193,7 @@ def test_ask_k_limits_the_citations(api: TestClient) -> None:
     assert answer["citations"]
     # One passage read: every quoted sentence (one or two) comes from that one chunk.
     assert len({c["chunk_id"] for c in answer["citations"]}) == 1
-    assert_citations_hold(answer, services(api).settings.db_path)
+    assert_citations_hold(answer, services(api).settings)
 
 
 def test_unanswerable_question_abstains_with_suggestions(api: TestClient) -> None:
@@ -215,7 +217,7 @@ def test_follow_up_uses_the_history(api: TestClient, case: dict[str, Any]) -> No
     cited = {c["url"] for c in answer["citations"]}
     assert RESOCONTO_URL in cited
     assert any(name in answer["answer"] for name in ("Lanzoni", "Benedetti")), answer["answer"]
-    assert_citations_hold(answer, services(api).settings.db_path)
+    assert_citations_hold(answer, services(api).settings)
 
 
 @pytest.mark.parametrize("how", ["body", "accept"])
@@ -239,7 +241,7 @@ def test_ask_streams_citations_tokens_then_done(api: TestClient, how: str) -> No
     assert events[0][1]["citations"] == done["citations"]  # extractive: final from the start
     assert done["abstained"] is False
     assert "Ferretti" in done["answer"]
-    assert_citations_hold(done, services(api).settings.db_path)
+    assert_citations_hold(done, services(api).settings)
     plain = api.post("/api/ask", json={"question": question}).json()
     assert plain["answer"] == done["answer"]
     assert plain["citations"] == done["citations"]
@@ -261,7 +263,30 @@ def test_streamed_abstention_ends_with_suggestions(api: TestClient) -> None:
 # -- feedback and metrics ---------------------------------------------------------------------
 
 
-def test_feedback_is_stored_in_sqlite(api: TestClient) -> None:
+def feedback_rows(settings: Settings, feedback_id: int | None = None) -> list[tuple[Any, ...]]:
+    """The stored feedback rows (one by id, if given), read with the backend's own driver."""
+    sql = "SELECT question, answer, rating, comment FROM feedback"
+    if settings.database_url:
+        with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+            if feedback_id is None:
+                return conn.execute(sql).fetchall()
+            return conn.execute(sql + " WHERE id=%s", (feedback_id,)).fetchall()
+    with sqlite3.connect(settings.db_path) as db:
+        if feedback_id is None:
+            return db.execute(sql).fetchall()
+        return db.execute(sql + " WHERE id=?", (feedback_id,)).fetchall()
+
+
+def serving_name(settings: Settings) -> str | None:
+    """The serving index version's name, as the backend records it."""
+    if settings.database_url:
+        with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+            meta = current_version(conn)
+        return None if meta is None else str(meta["name"])
+    return current_name(settings.index_dir)
+
+
+def test_feedback_is_stored(api: TestClient) -> None:
     body = {
         "question": "Quanti partecipanti?",
         "answer": "320 [1]",
@@ -271,11 +296,8 @@ def test_feedback_is_stored_in_sqlite(api: TestClient) -> None:
     response = api.post("/api/feedback", json=body)
     assert response.status_code == 200
     stored_id = response.json()["id"]
-    with sqlite3.connect(services(api).settings.db_path) as db:
-        row = db.execute(
-            "SELECT question, answer, rating, comment FROM feedback WHERE id=?", (stored_id,)
-        ).fetchone()
-    assert row == (body["question"], body["answer"], "down", "manca la fonte")
+    rows = feedback_rows(services(api).settings, stored_id)
+    assert rows == [(body["question"], body["answer"], "down", "manca la fonte")]
 
 
 @pytest.mark.parametrize(
@@ -289,11 +311,9 @@ def test_feedback_is_stored_in_sqlite(api: TestClient) -> None:
     ],
 )
 def test_bad_feedback_is_422(api: TestClient, body: dict[str, Any]) -> None:
-    with sqlite3.connect(services(api).settings.db_path) as db:
-        before = db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+    before = len(feedback_rows(services(api).settings))
     assert_json_error(api.post("/api/feedback", json=body), 422)
-    with sqlite3.connect(services(api).settings.db_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == before
+    assert len(feedback_rows(services(api).settings)) == before
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -359,7 +379,7 @@ def test_metrics_count_llm_fallbacks(
         ).json()
         assert answer["answerer"] == "extractive-fallback"
         assert "320" in answer["answer"]
-        assert_citations_hold(answer, settings.db_path)
+        assert_citations_hold(answer, settings)
         text = client.get("/metrics").text
     assert _metric(text, "clusterchat_answerer_fallbacks_total") == 1
     assert _metric(text, "clusterchat_answers_total", answerer="extractive-fallback") == 1
@@ -536,12 +556,11 @@ def test_unknown_document_and_job_are_404(api: TestClient, admin: dict[str, str]
 
 def test_deleting_a_document_removes_it_from_answers(
     tmp_path: Path,
-    copy_built: Callable[[Path], Path],
-    make_settings: Callable[..., Settings],
+    built_settings: Callable[[Path], Settings],
     admin: dict[str, str],
     job_waiter: Callable[..., dict],
 ) -> None:
-    with TestClient(create_app(make_settings(copy_built(tmp_path / "data")))) as client:
+    with TestClient(create_app(built_settings(tmp_path / "data"))) as client:
         before = client.get("/healthz").json()
         target = article_ids(client, admin)["forum-digitale-2024-resoconto.html"]
         response = client.delete(f"/api/documents/{target}", headers=admin)
@@ -570,12 +589,11 @@ NEW_ARTICLE = (
 
 def test_uploaded_article_becomes_answerable(
     tmp_path: Path,
-    copy_built: Callable[[Path], Path],
-    make_settings: Callable[..., Settings],
+    built_settings: Callable[[Path], Settings],
     admin: dict[str, str],
     job_waiter: Callable[..., dict],
 ) -> None:
-    settings = make_settings(copy_built(tmp_path / "data"))
+    settings = built_settings(tmp_path / "data")
     question = {"question": "Quante serre idroponiche ha inaugurato il consorzio Alfa Verde?"}
     with TestClient(create_app(settings)) as client:
         before = client.post("/api/ask", json=question).json()
@@ -599,7 +617,7 @@ def test_uploaded_article_becomes_answerable(
         assert answer["abstained"] is False
         assert "47" in answer["answer"]
         assert answer["citations"][0]["url"] == "https://news.clust-er.example/serre-ferrara"
-        assert_citations_hold(answer, settings.db_path)
+        assert_citations_hold(answer, settings)
         assert (settings.uploads_dir / "serre_ferrara.txt").is_file()
         again = client.post(
             "/api/documents",
@@ -663,7 +681,7 @@ def _add_uncached_articles(settings: Settings, folder: Path, count: int) -> None
             * 12,
             encoding="utf-8",
         )
-    store = DocStore(settings.db_path)
+    store = open_store(settings)
     try:
         report = ingest_paths(
             [folder], store, chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap
@@ -675,12 +693,11 @@ def _add_uncached_articles(settings: Settings, folder: Path, count: int) -> None
 
 def test_reindex_runs_one_job_at_a_time(
     tmp_path: Path,
-    copy_built: Callable[[Path], Path],
-    make_settings: Callable[..., Settings],
+    built_settings: Callable[[Path], Settings],
     admin: dict[str, str],
     job_waiter: Callable[..., dict],
 ) -> None:
-    settings = make_settings(copy_built(tmp_path / "data"))
+    settings = built_settings(tmp_path / "data")
     _add_uncached_articles(settings, tmp_path / "extra", 2)  # the job has text to embed
     with TestClient(create_app(settings)) as client:
         old = client.get("/healthz").json()

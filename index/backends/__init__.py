@@ -1,0 +1,1 @@
+"""Storage and retrieval backends behind `index.store`: embedded (SQLite + FAISS) and Postgres."""
