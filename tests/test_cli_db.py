@@ -14,6 +14,7 @@ import pytest
 from index.backends.pg_schema import SCHEMA_VERSION, SchemaMismatch, check_schema
 from index.backends.pg_search import PgSearcher
 from index.backends.postgres import PgStore
+from index.docstore import DocStore
 from index.search import Searcher
 from tests import pg
 
@@ -99,7 +100,13 @@ def test_copy_data_moves_a_data_folder_with_its_vectors_and_embeds_nothing(
     try:
         question = "Entro quando vanno presentate le domande del bando?"
         embedded = Searcher(data / "index", e5).search(question, k=3, mode="dense")
-        copied_hits = PgSearcher(store, e5).search(question, k=3, mode="dense")
+        # The embedded search shows a near-duplicate group through its original only (the
+        # PDF and its text source here); Postgres does not group yet (docs/deploy.md).
+        docs = DocStore(data / "clusterchat.sqlite3")
+        grouped = set(docs.duplicates())
+        docs.close()
+        found = PgSearcher(store, e5).search(question, k=3 + len(grouped), mode="dense")
+        copied_hits = [h for h in found if h.chunk.article_id not in grouped][:3]
         assert [h.chunk for h in copied_hits] == [h.chunk for h in embedded]
         for a, b in zip(copied_hits, embedded, strict=True):
             assert a.score == pytest.approx(b.score, abs=1e-5)
